@@ -84,5 +84,96 @@ class Comparison:
         return summarise(self.changes)
 
 
-def compare(before: Scene, after: Scene, *, options: Options | None = None, aeroways=None):
-    raise NotImplementedError
+STAGES = ("align", "normalise", "change", "objects")
+
+
+def compare(
+    before: Scene,
+    after: Scene,
+    *,
+    options: Options | None = None,
+    aeroways: Aeroways | None = None,
+    detector=None,
+    external=None,
+    changes=None,
+    progress=None,
+) -> Comparison:
+    """Compare two scenes of the same airfield: align, normalise, detect, classify.
+
+    Parameters
+    ----------
+    before, after : Scene
+        Any CRS and GSD; a pixel-frame AFTER takes BEFORE's georeference.
+    options : Options, optional
+    aeroways : Aeroways, optional
+        Airfield surfaces on BEFORE's grid; segmented automatically when not given.
+    detector : Detector, optional
+        Replaces the built-in aircraft detector.
+    external : sequence of Aircraft, optional
+        Extra detections (e.g. from another model), merged with the built-in ones.
+    changes : sequence of Change, optional
+        Known changes (e.g. read from an earlier ``changes.geojson``): detection is skipped.
+    progress : callable, optional
+        Called as ``progress(stage_name)`` after each of :data:`STAGES`.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    AlignmentError
+        The scenes cannot be aligned, or the alignment is not trustworthy.
+    NoOverlapError
+        The scenes do not cover a common area.
+    """
+    from . import objects, radiometry
+    from .change import change_map
+    from .register import align
+
+    opts = options or Options()
+    step = progress or (lambda name: None)
+    aligned, reg = align(
+        before,
+        after,
+        max_offset_m=opts.max_offset_m,
+        max_rotation_deg=opts.max_rotation_deg,
+        max_scale_change=opts.max_scale_change,
+        local=opts.local_warp,
+    )
+    step("align")
+    normalised = radiometry.normalise(before, aligned)
+    step("normalise")
+    cm = change_map(before, normalised)
+    step("change")
+    if changes is not None:
+        from .objects.model import Aeroways as _Aeroways
+
+        res = objects.ObjectResult(
+            changes=tuple(changes), aircraft_before=(), aircraft_after=(),
+            aeroways=aeroways or _Aeroways(),
+        )
+    else:
+        res = objects.find_changes(
+            before,
+            normalised,
+            cm,
+            aeroways=aeroways,
+            detector=detector,
+            external=external,
+            min_aircraft_m=opts.min_aircraft_m,
+        )
+    step("objects")
+    return Comparison(
+        before=before,
+        after=after,
+        aligned=aligned,
+        normalised=normalised,
+        registration=reg,
+        changemap=cm,
+        changes=tuple(res.changes),
+        aircraft_before=tuple(res.aircraft_before),
+        aircraft_after=tuple(res.aircraft_after),
+        aeroways=res.aeroways,
+        options=opts,
+    )

@@ -1,0 +1,469 @@
+"""The only module that opens paths: reading scenes and layers, writing outputs atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.enums import ColorInterp
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+
+from .errors import InputError, InputFileError, OutputError
+from .grid import Grid
+from .scene import Scene
+
+__all__ = [
+    "read_scene",
+    "write_geotiff",
+    "write_bytes",
+    "write_text",
+    "atomic_path",
+    "staged_folder",
+    "check_writable",
+    "read_geojson",
+    "parse_time",
+    "sha256",
+]
+
+log = logging.getLogger(__name__)
+
+_TIME_TAGS = (
+    "ACQUISITION_TIME",
+    "ACQUISITIONDATETIME",
+    "ACQUISITION_DATETIME",
+    "DATETIME",
+    "TIFFTAG_DATETIME",
+    "DATE_TIME",
+    "SENSING_TIME",
+)
+
+
+# -- reading ------------------------------------------------------------------------
+def parse_time(text: str) -> datetime:
+    """Parse an ISO-8601 or TIFF ('YYYY:MM:DD HH:MM:SS') time; naive values are UTC.
+
+    Examples
+    --------
+    >>> parse_time("2023:08:31 13:03:00").isoformat()
+    '2023-08-31T13:03:00+00:00'
+    >>> parse_time("2023-08-31T16:03+03:00").isoformat()
+    '2023-08-31T13:03:00+00:00'
+    """
+    s = str(text).strip()
+    if len(s) >= 10 and s[4] == ":" and s[7] == ":":
+        s = s[:4] + "-" + s[5:7] + "-" + s[8:]
+    s = s.replace("Z", "+00:00")
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        raise InputError(
+            f"cannot read time {text!r}; give it as ISO-8601, e.g. 2023-08-31T13:03Z"
+        ) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc)
+
+
+def _time_from_tags(tags: dict) -> datetime | None:
+    for key in _TIME_TAGS:
+        if key in tags and str(tags[key]).strip():
+            try:
+                return parse_time(tags[key])
+            except InputError:
+                log.debug("unparseable time tag %s=%r", key, tags[key])
+    return None
+
+
+def _band_names(ds, keep: list[int]) -> tuple[str, ...]:
+    names = []
+    ci_map = {ColorInterp.red: "red", ColorInterp.green: "green", ColorInterp.blue: "blue",
+              ColorInterp.gray: "gray"}
+    for i in keep:
+        desc = (ds.descriptions[i - 1] or "").strip().lower()
+        ci = ds.colorinterp[i - 1]
+        if desc in ("red", "green", "blue", "nir", "gray"):
+            names.append(desc)
+        elif desc in ("near-infrared", "near infrared", "nir1"):
+            names.append("nir")
+        elif ci in ci_map:
+            names.append(ci_map[ci])
+        elif len(keep) == 4 and len(names) == 3:
+            names.append("nir")
+        elif len(keep) >= 3 and len(names) < 3:
+            names.append(("red", "green", "blue")[len(names)])
+        else:
+            names.append(f"band{i}")
+    return tuple(names)
+
+
+def read_scene(
+    path,
+    *,
+    gsd: float | None = None,
+    acquired: datetime | str | None = None,
+    name: str | None = None,
+    credit: str = "",
+) -> Scene:
+    """Read a raster into a :class:`Scene`.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any GDAL-readable raster with a CRS (GeoTIFF, COG, JP2, ...), or a PNG/JPEG without
+        georeference together with ``gsd``.
+    gsd : float, optional
+        Ground sample distance in metres for a non-georeferenced image (pixel frame).
+        Ignored when the file has a CRS.
+    acquired : datetime or str, optional
+        Capture time; overrides the file's time tags. Naive values are UTC.
+    name, credit : str
+        Label and provider credit; ``name`` defaults to the file stem.
+
+    Raises
+    ------
+    InputFileError
+        Missing or unreadable file, or not a raster.
+    InputError
+        No georeference and no ``gsd``; unsupported data type.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p} does not exist; check the path")
+    if p.is_dir():
+        raise InputFileError(f"{p} is a folder; give an image file (GeoTIFF, COG, PNG or JPEG)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(p) as ds:
+                return _read_dataset(ds, p, gsd=gsd, acquired=acquired, name=name, credit=credit)
+    except RasterioIOError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else "unknown format"
+        raise InputFileError(
+            f"{p} is not a raster that can be read ({msg}); give a GeoTIFF/COG, "
+            "or a PNG/JPEG with --gsd"
+        ) from None
+
+
+def _read_dataset(ds, p: Path, *, gsd, acquired, name, credit) -> Scene:
+    georef = ds.crs is not None and not ds.transform.is_identity
+    if georef:
+        grid = Grid((ds.height, ds.width), ds.transform, ds.crs)
+    else:
+        if gsd is None:
+            raise InputError(
+                f"{p.name} has no georeference; pass --gsd METRES (its ground sample "
+                "distance) to compare it in the pixel frame"
+            )
+        if not gsd > 0:
+            raise InputError(f"--gsd must be a positive number of metres, got {gsd}")
+        grid = Grid.pixel_frame((ds.height, ds.width), float(gsd))
+    if gsd is not None and georef:
+        log.info("%s is georeferenced; ignoring the given GSD %.3f m", p.name, gsd)
+
+    alpha = [i for i in ds.indexes if ds.colorinterp[i - 1] == ColorInterp.alpha]
+    keep = [i for i in ds.indexes if i not in alpha][:4]
+    if not keep:
+        raise InputError(f"{p.name} has no image bands")
+    pixels = ds.read(keep)
+    dtype = pixels.dtype
+    if dtype not in (np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
+        if np.issubdtype(dtype, np.integer):
+            pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
+        else:
+            raise InputError(f"{p.name}: unsupported data type {dtype}; convert it to 8/16-bit")
+
+    mask = ds.dataset_mask() > 0
+    if alpha:
+        mask &= ds.read(alpha[0]) > 0
+    if np.issubdtype(pixels.dtype, np.floating):
+        mask &= np.all(np.isfinite(pixels), axis=0)
+        pixels = np.nan_to_num(pixels, nan=0.0)
+    tags = {**ds.tags(), **{k: v for k, v in ds.tags(ns="IMAGE_STRUCTURE").items() if k == "X"}}
+    if isinstance(acquired, str):
+        acquired = parse_time(acquired)
+    when = acquired if acquired is not None else _time_from_tags(tags)
+    if when is None:
+        log.info("%s carries no acquisition time; pass --before-time/--after-time", p.name)
+    credit = credit or tags.get("AIRDIFF_CREDIT", "") or tags.get("COPYRIGHT", "")
+    return Scene(
+        pixels=pixels,
+        grid=grid,
+        valid=mask,
+        acquired=when,
+        name=name or p.stem,
+        credit=credit,
+        band_names=_band_names(ds, keep),
+        tags=dict(tags),
+    )
+
+
+def read_geojson(path) -> dict:
+    """Read a GeoJSON file as a dict; one-line errors for missing or malformed files."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p} does not exist; check the path")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(f"{p} is not valid GeoJSON ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(data, dict) or data.get("type") not in ("FeatureCollection", "Feature"):
+        raise InputFileError(f"{p} is not a GeoJSON Feature or FeatureCollection")
+    if data["type"] == "Feature":
+        data = {"type": "FeatureCollection", "features": [data]}
+    return data
+
+
+def sha256(path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# -- writing ------------------------------------------------------------------------
+def check_writable(path) -> Path:
+    """Raise :class:`OutputError` unless ``path`` can be created (its folder exists, is writable)."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise OutputError(f"cannot write {p}: folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {p}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write {p}: folder {parent} is not writable")
+    if p.is_dir():
+        raise OutputError(f"cannot write {p}: it is a folder; give a file name")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in the same folder; rename it onto ``path`` on success.
+
+    On any error the temporary file is removed, so ``path`` is either the complete new
+    file or untouched.
+    """
+    p = check_writable(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=suffix or p.suffix, dir=p.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def staged_folder(folder) -> Iterator[Path]:
+    """Stage several outputs in a hidden folder inside ``folder``; move them in on success.
+
+    ``folder`` is created if needed (its parent must exist). On error nothing of the
+    staged outputs is left behind.
+    """
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"cannot write into {out}: it is a file; give a folder")
+    if not out.exists():
+        if not out.parent.exists():
+            raise OutputError(f"cannot create {out}: folder {out.parent} does not exist")
+        try:
+            out.mkdir()
+        except OSError as exc:
+            raise OutputError(f"cannot create {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise OutputError(f"cannot write into {out}: the folder is not writable")
+    stage = Path(tempfile.mkdtemp(prefix=".airdiff-", dir=out))
+    try:
+        yield stage
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        import shutil
+
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def write_geotiff(
+    path,
+    pixels: np.ndarray,
+    grid: Grid,
+    *,
+    valid: np.ndarray | None = None,
+    nodata: float | None = None,
+    tags: dict | None = None,
+    band_names: tuple[str, ...] = (),
+    cog: bool = True,
+    compress: str = "deflate",
+) -> Path:
+    """Write a (bands, rows, cols) array on ``grid`` as a (Cloud-Optimized) GeoTIFF, atomically.
+
+    Pixels where ``valid`` is False are set to ``nodata`` (0 when not given) and an internal
+    mask is written. A pixel-frame grid is written without CRS, with its pixel transform.
+    """
+    arr = np.asarray(pixels)
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.shape[1:] != grid.shape:
+        raise ValueError(f"pixels {arr.shape[1:]} do not match grid {grid.shape}")
+    if valid is not None:
+        fill = 0 if nodata is None else nodata
+        arr = np.where(valid[np.newaxis], arr, np.asarray(fill, dtype=arr.dtype))
+    profile = {
+        "count": arr.shape[0],
+        "height": grid.height,
+        "width": grid.width,
+        "dtype": arr.dtype,
+        "crs": grid.crs,
+        "transform": grid.transform if grid.crs is not None else Affine.identity(),
+        "compress": compress,
+    }
+    if nodata is not None:
+        profile["nodata"] = nodata
+    if cog:
+        profile.update(driver="COG", blocksize=512, overviews="auto", BIGTIFF="IF_SAFER")
+    else:
+        profile.update(driver="GTiff", tiled=True, blockxsize=256, blockysize=256)
+    with atomic_path(path, suffix=".tif") as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            if cog:
+                # the COG driver is create-copy only: build in memory, then copy out
+                mem_profile = {k: v for k, v in profile.items() if k not in ("driver", "blocksize", "overviews", "BIGTIFF", "compress")}
+                with rasterio.MemoryFile() as mem:
+                    with mem.open(driver="GTiff", **mem_profile) as dst:
+                        _fill(dst, arr, valid, tags, band_names)
+                    with mem.open() as src:
+                        rasterio.shutil.copy(src, tmp, **profile)
+            else:
+                with rasterio.open(tmp, "w", **profile) as dst:
+                    _fill(dst, arr, valid, tags, band_names)
+    return Path(path)
+
+
+def _fill(dst, arr, valid, tags, band_names):
+    dst.write(arr)
+    if valid is not None and dst.nodata is None:
+        dst.write_mask(valid.astype(np.uint8) * 255)
+    if tags:
+        dst.update_tags(**{k: str(v) for k, v in tags.items()})
+    for i, name in enumerate(band_names[: arr.shape[0]], start=1):
+        dst.set_band_description(i, name)
+
+
+import rasterio.shutil  # noqa: E402  (submodule used by write_geotiff)
+
+
+def write_gpkg(path, layers: list[dict], crs) -> bool:
+    """Write vector layers (see :func:`airdiff.export.gpkg_layers`) to a GeoPackage atomically.
+
+    Needs the optional ``pyogrio`` package (``pip install 'airdiff[gis]'``); returns False and
+    logs a warning when it is missing.
+    """
+    try:
+        from pyogrio.raw import write as ogr_write
+    except ImportError:
+        log.warning("GeoPackage skipped: install the optional 'gis' extra (pyogrio)")
+        return False
+    wkt = crs.to_wkt() if crs is not None else None
+    with atomic_path(path, suffix=".gpkg") as tmp:
+        tmp.unlink()  # the OGR driver creates the file itself
+        for lyr in layers:
+            ogr_write(tmp, lyr["geometry"], list(lyr["fields"].values()),
+                      fields=list(lyr["fields"].keys()), layer=lyr["layer"], driver="GPKG",
+                      crs=wkt, geometry_type=lyr["geometry_type"], append=tmp.exists())
+    return True
+
+
+def write_comparison(
+    comparison,
+    folder,
+    *,
+    inputs: dict | None = None,
+    preset: str = "web",
+    blink_ms: int = 800,
+    progress=None,
+) -> list[str]:
+    """Write every output of a comparison into ``folder``; nothing half-written on failure.
+
+    Files: ``aligned.tif`` and ``change_magnitude.tif`` (COG), ``changes.geojson``,
+    ``changes.csv``, ``changes.gpkg`` (with the ``gis`` extra), ``figure.png``,
+    ``changemap.png``, ``blink.gif``, ``swipe.html`` and ``report.json``.
+    Returns the file names written.
+    """
+    from . import export, figures
+
+    cmp = comparison
+    grid = cmp.grid
+    step = progress or (lambda name: None)
+    written: list[str] = []
+    with staged_folder(folder) as stage:
+        def put(name, data):
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            write_bytes(stage / name, data)
+            written.append(name)
+            step(name)
+
+        a = cmp.aligned
+        write_geotiff(stage / "aligned.tif", a.pixels, grid, valid=a.valid,
+                      band_names=a.band_names, tags=time_tags(a.acquired))
+        written.append("aligned.tif")
+        step("aligned.tif")
+        write_geotiff(stage / "change_magnitude.tif", cmp.changemap.magnitude.astype("float32"),
+                      grid, valid=cmp.changemap.judged, nodata=float("nan"),
+                      band_names=("change_magnitude",))
+        written.append("change_magnitude.tif")
+        step("change_magnitude.tif")
+        put("changes.geojson", json.dumps(export.changes_to_geojson(cmp.changes, grid), indent=1))
+        put("changes.csv", export.changes_to_csv(cmp.changes, grid))
+        if write_gpkg(stage / "changes.gpkg", export.gpkg_layers(cmp), grid.crs):
+            written.append("changes.gpkg")
+        step("changes.gpkg")
+        fig = figures.compare_figure(cmp, preset=preset)
+        put("figure.png", figures.render_bytes(fig, fmt="png", preset=preset))
+        put("changemap.png", figures.render_bytes(figures.change_map_figure(cmp), fmt="png"))
+        put("blink.gif", figures.blink_gif(cmp, duration_ms=blink_ms))
+        put("swipe.html", figures.swipe_html(cmp))
+        outputs = {name: str(Path(folder) / name) for name in [*written, "report.json"]}
+        put("report.json", json.dumps(export.report(cmp, inputs=inputs, outputs=outputs), indent=2))
+    return written
+
+
+#: Number of files :func:`write_comparison` reports progress for.
+COMPARISON_OUTPUTS = 10
+
+
+def time_tags(acquired) -> dict:
+    if acquired is None:
+        return {}
+    return {"ACQUISITION_TIME": acquired.isoformat().replace("+00:00", "Z"),
+            "TIFFTAG_DATETIME": acquired.strftime("%Y:%m:%d %H:%M:%S")}
