@@ -17,7 +17,6 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shp_transform
 
 from .grid import Grid
 from .objects.model import CHANGE_CLASSES, Change
@@ -37,29 +36,28 @@ _DECIMALS_LONLAT = 7
 _DECIMALS_PX = 2
 
 
+def _map_xy(geom: BaseGeometry, f) -> BaseGeometry:
+    """Apply ``f(x, y) -> (x', y')`` (vectorised) to every coordinate of ``geom``."""
+
+    def g(coords):
+        x, y = f(coords[:, 0], coords[:, 1])
+        return np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+
+    return shapely.transform(geom, g)
+
+
 def _to_output_frame(geom: BaseGeometry, grid: Grid) -> BaseGeometry:
     """Map geometry (grid map coords) -> lon/lat, or BEFORE pixel (col, row) in the pixel frame."""
     if grid.crs is None:
-        inv = ~grid.transform
-
-        def f(x, y, z=None):
-            x = np.asarray(x)
-            y = np.asarray(y)
-            return inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f
-
-        return shp_transform(f, geom)
-    return shp_transform(lambda x, y, z=None: grid.to_lonlat(x, y), geom)
+        return _map_xy(geom, lambda x, y: grid.rowcol(x, y)[::-1])
+    return _map_xy(geom, grid.to_lonlat)
 
 
 def _from_output_frame(geom: BaseGeometry, grid: Grid, pixel: bool) -> BaseGeometry:
     if pixel or grid.crs is None:
         t = grid.transform
-        return shp_transform(
-            lambda x, y, z=None: (t.a * np.asarray(x) + t.b * np.asarray(y) + t.c,
-                                  t.d * np.asarray(x) + t.e * np.asarray(y) + t.f),
-            geom,
-        )
-    return shp_transform(lambda x, y, z=None: grid.from_lonlat(x, y), geom)
+        return _map_xy(geom, lambda c, r: (t.a * c + t.b * r + t.c, t.d * c + t.e * r + t.f))
+    return _map_xy(geom, grid.from_lonlat)
 
 
 def _rfc7946(geom: BaseGeometry, decimals: int) -> dict:
@@ -69,11 +67,6 @@ def _rfc7946(geom: BaseGeometry, decimals: int) -> dict:
             shapely.MultiPolygon([shapely.geometry.polygon.orient(g, 1.0) for g in geom.geoms])
     geom = shapely.set_precision(geom, 10.0 ** -decimals) if decimals else geom
     return mapping(geom)
-
-
-def _pixel_frame_flip(geom: BaseGeometry) -> BaseGeometry:
-    # in the pixel frame y grows downwards: orient for a y-up reader would invert; keep as is
-    return geom
 
 
 def changes_to_geojson(changes, grid: Grid, *, extra: dict | None = None) -> dict:
@@ -208,7 +201,7 @@ def gpkg_layers(comparison) -> list[dict]:
         })
     tp = np.asarray(reg.tie_points).reshape(-1, 4)
     n = len(tp)
-    pts = [shapely.to_wkb(shapely.Point(*(grid.transform * (bc, br)))) for bc, br, _, _ in tp]
+    pts = [shapely.to_wkb(shapely.Point(*(grid.transform @ (bc, br)))) for bc, br, _, _ in tp]
     res = reg.residuals_px if len(reg.residuals_px) == n else np.full(n, np.nan)
     inl = reg.inliers if len(reg.inliers) == n else np.zeros(n, bool)
     layers.append({

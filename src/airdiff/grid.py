@@ -110,7 +110,7 @@ class Grid:
         """Map (x, y) of the 4 outer corners, shape (4, 2), clockwise from top-left."""
         rows, cols = self.shape
         pts = [(0, 0), (cols, 0), (cols, rows), (0, rows)]
-        return np.array([self.transform * p for p in pts], dtype=float)
+        return np.array([self.transform @ p for p in pts], dtype=float)
 
     def footprint(self):
         """The grid's outline as a shapely Polygon in map coordinates."""
@@ -121,7 +121,7 @@ class Grid:
     @property
     def centre_xy(self) -> tuple[float, float]:
         rows, cols = self.shape
-        x, y = self.transform * (cols / 2, rows / 2)
+        x, y = self.transform @ (cols / 2, rows / 2)
         return float(x), float(y)
 
     @property
@@ -155,7 +155,6 @@ class Grid:
         """WGS84 (lon, lat) of map points; ValueError in the pixel frame."""
         if self.crs is None:
             raise ValueError("a pixel-frame grid has no longitude/latitude")
-        from pyproj import Transformer
 
         tr = _transformer(self.crs.to_wkt(), "EPSG:4326")
         lon, lat = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
@@ -188,7 +187,7 @@ class Grid:
     # -- derived grids --------------------------------------------------------
     def window(self, row_off: int, col_off: int, height: int, width: int) -> Grid:
         """The sub-grid of a pixel window."""
-        t = self.transform * Affine.translation(col_off, row_off)
+        t = self.transform @ Affine.translation(col_off, row_off)
         return Grid((height, width), t, self.crs)
 
     def scaled(self, factor: float) -> Grid:
@@ -197,7 +196,7 @@ class Grid:
         shape = (max(1, int(round(rows / factor))), max(1, int(round(cols / factor))))
         sy = rows / shape[0]
         sx = cols / shape[1]
-        return Grid(shape, self.transform * Affine.scale(sx, sy), self.crs)
+        return Grid(shape, self.transform @ Affine.scale(sx, sy), self.crs)
 
     def same_as(self, other: Grid, *, tol: float = 1e-6) -> bool:
         """True when both grids describe exactly the same pixels."""

@@ -1,0 +1,159 @@
+"""The command-line contract, end to end through real files (click's CliRunner)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+
+from airdiff.cli import cli
+from airdiff.grid import Grid
+from airdiff.io import sha256, write_geotiff
+from tests.conftest import textured
+
+
+@pytest.fixture(scope="module")
+def demo_pair(tmp_path_factory):
+    """A small synthetic strike pair on disk, with its truth."""
+    from airdiff.synth import make_pair, write_pair
+
+    folder = tmp_path_factory.mktemp("pair")
+    pair = make_pair(seed=3, scenario="random", shape=(700, 800), misregistration="moderate",
+                     nuisances="all")
+    paths = write_pair(pair, folder)
+    return paths, pair
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(res, code, match):
+    assert res.exit_code == code, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.output
+    assert lines[0].startswith("airdiff: error: ") and match in lines[0]
+    assert "Traceback" not in res.output
+
+
+def test_info_json(tmp_path, scene):
+    p = write_geotiff(tmp_path / "a.tif", scene.pixels, scene.grid,
+                      tags={"ACQUISITION_TIME": "2024-05-01T09:30:00Z"})
+    res = run("info", p, "--json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["crs"] == "EPSG:32636" and d["gsd_m"] == 0.5 and d["bands"] == 3
+    assert d["acquired"] == "2024-05-01T09:30:00Z"
+
+
+def test_missing_file(tmp_path):
+    assert_one_line_error(run("info", tmp_path / "nope.tif"), 1, "does not exist")
+
+
+def test_not_a_raster(tmp_path):
+    p = tmp_path / "notes.tif"
+    p.write_text("hello")
+    assert_one_line_error(run("align", p, p, "-o", tmp_path / "o.tif"), 1, "not a raster")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_png_without_gsd_says_what_to_do(tmp_path):
+    import imageio.v3 as iio
+
+    p = tmp_path / "shot.png"
+    iio.imwrite(p, np.moveaxis(textured((40, 40)), 0, -1))
+    assert_one_line_error(run("info", p), 1, "--gsd")
+
+
+def test_no_overlap(tmp_path):
+    g1 = Grid((120, 160), Affine(0.5, 0, 500_000, 0, -0.5, 5_600_000), "EPSG:32636")
+    g2 = Grid((120, 160), Affine(0.5, 0, 530_000, 0, -0.5, 5_650_000), "EPSG:32636")
+    a = write_geotiff(tmp_path / "a.tif", textured(), g1)
+    b = write_geotiff(tmp_path / "b.tif", textured(seed=1), g2)
+    res = run("align", a, b, "-o", tmp_path / "o.tif")
+    assert_one_line_error(res, 1, "do not overlap")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_unwritable_output(tmp_path, scene):
+    p = write_geotiff(tmp_path / "a.tif", scene.pixels, scene.grid)
+    res = run("align", p, p, "-o", tmp_path / "no" / "such" / "o.tif")
+    assert_one_line_error(res, 1, "does not exist")
+
+
+def test_bad_figure_extension(tmp_path, scene):
+    p = write_geotiff(tmp_path / "a.tif", scene.pixels, scene.grid)
+    assert_one_line_error(run("figure", p, p, "-o", tmp_path / "f.jpg"), 1, ".png, .pdf or .svg")
+
+
+def test_unrelated_images_refused_without_output(tmp_path):
+    g = Grid((400, 400), Affine(0.5, 0, 500_000, 0, -0.5, 5_600_000), "EPSG:32636")
+    a = write_geotiff(tmp_path / "a.tif", textured((400, 400), seed=1), g)
+    b = write_geotiff(tmp_path / "b.tif", textured((400, 400), seed=2), g)
+    out, rep = tmp_path / "o.tif", tmp_path / "r.json"
+    res = run("align", a, b, "-o", out, "--report", rep)
+    assert res.exit_code == 3, res.output
+    assert "airdiff: error:" in res.output and "Traceback" not in res.output
+    assert not out.exists()
+    assert json.loads(rep.read_text())["registration"]["status"] == "failed"
+
+
+def test_align_writes_after_on_before_grid(demo_pair, tmp_path):
+    paths, pair = demo_pair
+    before_sum = sha256(paths["before"]), sha256(paths["after"])
+    out, rep = tmp_path / "aligned.tif", tmp_path / "report.json"
+    res = run("align", paths["before"], paths["after"], "-o", out, "--report", rep)
+    assert res.exit_code == 0, res.output
+    with rasterio.open(paths["before"]) as b, rasterio.open(out) as a:
+        assert (a.width, a.height, a.count) == (b.width, b.height, b.count)
+        assert a.crs == b.crs and a.transform.almost_equals(b.transform)
+    r = json.loads(rep.read_text())["registration"]
+    assert r["status"] == "ok" and r["confidence"] > 0.5
+    assert (sha256(paths["before"]), sha256(paths["after"])) == before_sum  # inputs untouched
+
+
+def test_compare_writes_everything_and_finds_the_truth(demo_pair, tmp_path):
+    paths, pair = demo_pair
+    out = tmp_path / "out"
+    res = run("-q", "compare", paths["before"], paths["after"], "-o", out, "--credit", "Test credit")
+    assert res.exit_code == 0, res.output
+    names = {f.name for f in out.iterdir()}
+    assert {"aligned.tif", "changes.geojson", "changes.csv", "figure.png", "report.json",
+            "blink.gif", "swipe.html", "change_magnitude.tif"} <= names
+    assert not [n for n in names if n.startswith(".")]  # no staging left behind
+    fc = json.loads((out / "changes.geojson").read_text())
+    assert fc["type"] == "FeatureCollection" and "frame" not in fc
+    got = sorted(f["properties"]["class"] for f in fc["features"] if f["properties"]["class"] != "obscured")
+    want = sorted(c.cls for c in pair.truth.changes)
+    assert got == want
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["registration"]["status"] == "ok"
+    assert rep["inputs"]["before"]["sha256"] == sha256(paths["before"])
+    assert rep["summary"].splitlines()[0] in res.output
+
+
+def test_pixel_frame_pair_gives_pixel_geojson(demo_pair, tmp_path):
+    import imageio.v3 as iio
+
+    paths, pair = demo_pair
+    pngs = []
+    for role in ("before", "after"):
+        with rasterio.open(paths[role]) as ds:
+            arr = ds.read()
+        p = tmp_path / f"{role}.png"
+        iio.imwrite(p, np.moveaxis(arr, 0, -1))
+        pngs.append(p)
+    gsd = pair.before.gsd
+    out = tmp_path / "c.geojson"
+    res = run("detect", *pngs, "--gsd", gsd, "--after-gsd", pair.after.gsd, "-o", out)
+    assert res.exit_code == 0, res.output
+    fc = json.loads(out.read_text())
+    assert fc["frame"] == "pixel"
+    for f in fc["features"]:
+        xs = np.array(f["geometry"]["coordinates"][0])[:, 0] if f["geometry"]["type"] == "Polygon" else None
+        if xs is not None:
+            assert xs.min() >= -5 and xs.max() <= pair.before.shape[1] + 5
