@@ -61,11 +61,15 @@ def _from_output_frame(geom: BaseGeometry, grid: Grid, pixel: bool) -> BaseGeome
 
 
 def _rfc7946(geom: BaseGeometry, decimals: int) -> dict:
-    """GeoJSON geometry with counter-clockwise exteriors (RFC 7946 §3.1.6) and rounded coords."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        geom = shapely.geometry.polygon.orient(geom, 1.0) if geom.geom_type == "Polygon" else \
-            shapely.MultiPolygon([shapely.geometry.polygon.orient(g, 1.0) for g in geom.geoms])
-    geom = shapely.set_precision(geom, 10.0 ** -decimals) if decimals else geom
+    """GeoJSON geometry with rounded coordinates and counter-clockwise exteriors (RFC 7946 §3.1.6)."""
+    from shapely.geometry.polygon import orient
+
+    if decimals:
+        geom = shapely.set_precision(geom, 10.0**-decimals)  # may re-orient rings: orient last
+    if geom.geom_type == "Polygon":
+        geom = orient(geom, 1.0)
+    elif geom.geom_type == "MultiPolygon":
+        geom = shapely.MultiPolygon([orient(g, 1.0) for g in geom.geoms])
     return mapping(geom)
 
 
