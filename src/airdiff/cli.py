@@ -1,7 +1,8 @@
 """The ``airdiff`` command line: a thin shell over :mod:`airdiff.pipeline` and the modules.
 
 Exit codes: 0 success; 1 bad input or output (one line on stderr); 2 usage error;
-3 alignment impossible or untrustworthy; 70 internal error.
+3 alignment impossible or untrustworthy; 4 some pairs of a batch job failed;
+70 internal error.
 """
 
 from __future__ import annotations
@@ -280,6 +281,58 @@ def compare_cmd(ctx, before, after, gsd, before_gsd, after_gsd, before_time, aft
     click.echo(cmp.summary)
     for name in written:
         log.info("wrote %s", Path(output) / name)
+
+
+@cli.command()
+@click.argument("job", type=click.Path(path_type=str))
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Address of a running dask.distributed scheduler (tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Start a local dask cluster with N worker processes.")
+@click.pass_context
+@_errors
+def run(ctx, job, scheduler, workers):
+    """Run a batch JOB.toml over many pairs (serial, or on dask.distributed)."""
+    from .io import read_job, write_text
+    from .pipeline import load_job, results_table, run_batch
+
+    jobs = load_job(read_job(job), base_dir=Path(job).parent)
+    client = cluster = None
+    if scheduler or workers:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError("--scheduler/--workers need dask.distributed: "
+                             "pip install 'airdiff[scale]'") from None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+    try:
+        with _progress(ctx, len(jobs), "pairs") as bar:
+            def step(r):
+                bar.set_postfix_str(f"{r.name}: {r.status}")
+                bar.update(1)
+
+            results = run_batch(jobs, client=client, progress=step)
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    out_root = Path(jobs[0].outdir).parent
+    write_text(out_root / "summary.csv", results_table(results))
+    width = max(len(r.name) for r in results)
+    for r in results:
+        detail = r.summary if r.status == "ok" else (r.error or "already done")
+        click.echo(f"{r.name:<{width}}  {r.status:<7}  {r.seconds:7.1f} s  {detail}")
+    n_failed = sum(r.status == "failed" for r in results)
+    click.echo(f"{len(results)} pairs: {len(results) - n_failed} done, {n_failed} failed "
+               f"-> {out_root / 'summary.csv'}", err=True)
+    if n_failed:
+        ctx.exit(4)
 
 
 def main(argv=None):

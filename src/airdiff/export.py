@@ -11,7 +11,7 @@ import csv
 import io as _io
 import logging
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import shapely
@@ -254,7 +254,7 @@ def report(comparison, *, inputs: dict | None = None, outputs: dict | None = Non
     judged = cmp.changemap.judged
     return {
         "airdiff": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "versions": {
             "python": platform.python_version(),
             "numpy": np.__version__,

@@ -9,7 +9,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +70,8 @@ def parse_time(text: str) -> datetime:
             f"cannot read time {text!r}; give it as ISO-8601, e.g. 2023-08-31T13:03Z"
         ) from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
 
 
 def _time_from_tags(tags: dict) -> datetime | None:
@@ -223,6 +223,19 @@ def read_geojson(path) -> dict:
     return data
 
 
+def read_job(path) -> dict:
+    """Read a TOML job file (see :func:`airdiff.pipeline.load_job`)."""
+    import tomllib
+
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p} does not exist; check the path")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputFileError(f"{p} is not a valid TOML job file ({exc})") from None
+
+
 def sha256(path, *, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file."""
     import hashlib
@@ -304,7 +317,8 @@ def staged_folder(folder) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=".airdiff-", dir=out))
     try:
         yield stage
-        for f in sorted(stage.iterdir()):
+        # report.json goes last: its presence marks a complete set of outputs
+        for f in sorted(stage.iterdir(), key=lambda f: (f.name == "report.json", f.name)):
             os.replace(f, out / f.name)
     finally:
         import shutil

@@ -177,3 +177,200 @@ def compare(
         aeroways=res.aeroways,
         options=opts,
     )
+
+
+# -- batch jobs ------------------------------------------------------------------------
+#: Keys a pair (or the job's [defaults]) may set besides before/after/name.
+PAIR_KEYS = {
+    "before", "after", "name", "gsd", "before_gsd", "after_gsd", "before_time", "after_time",
+    "aeroways", "credit", "location", "max_offset_m", "local_warp", "min_aircraft_m",
+}
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """One pair of a batch job, with every path resolved."""
+
+    name: str
+    before: str
+    after: str
+    outdir: str
+    settings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairResult:
+    """What happened to one pair of a batch job."""
+
+    name: str
+    status: str  # 'ok', 'failed', 'skipped' (already done)
+    seconds: float = 0.0
+    summary: str = ""
+    error: str = ""
+    counts: dict = field(default_factory=dict)
+    megapixels: float = 0.0
+    outdir: str = ""
+
+
+def load_job(data: dict, *, base_dir=".") -> list[PairJob]:
+    """Validate a parsed job file and return its pairs.
+
+    The job format (TOML)::
+
+        [defaults]            # optional: any pair key, plus `outdir`
+        outdir = "results"
+        credit = "Image © Provider"
+
+        [[pair]]
+        name = "base-a"       # optional: the output sub-folder (default: the BEFORE stem)
+        before = "a/before.tif"
+        after = "a/after.tif"
+        max_offset_m = 300    # per-pair settings override the defaults
+
+    Relative paths are relative to ``base_dir`` (the job file's folder).
+    """
+    from pathlib import Path
+
+    from .errors import InputError
+
+    base = Path(base_dir)
+    defaults = dict(data.get("defaults", {}))
+    outdir = base / defaults.pop("outdir", "airdiff-results")
+    pairs = data.get("pair") or data.get("pairs")
+    if not isinstance(pairs, list) or not pairs:
+        raise InputError("the job file lists no pairs; add [[pair]] tables with before/after paths")
+    unknown = set(defaults) - PAIR_KEYS
+    if unknown:
+        raise InputError(f"unknown [defaults] key(s) {sorted(unknown)}; allowed: {sorted(PAIR_KEYS)}")
+    jobs, names = [], set()
+    for i, p in enumerate(pairs, start=1):
+        if not isinstance(p, dict) or "before" not in p or "after" not in p:
+            raise InputError(f"pair {i} of the job needs both 'before' and 'after' paths")
+        unknown = set(p) - PAIR_KEYS
+        if unknown:
+            raise InputError(f"pair {i}: unknown key(s) {sorted(unknown)}; allowed: {sorted(PAIR_KEYS)}")
+        s = {**defaults, **p}
+        name = str(s.pop("name", Path(s["before"]).stem))
+        if name in names:
+            raise InputError(f"pair {i}: the name {name!r} is used twice; give each pair a unique name")
+        names.add(name)
+        before, after = (str(base / s.pop(k)) for k in ("before", "after"))
+        if "aeroways" in s:
+            s["aeroways"] = str(base / s["aeroways"])
+        jobs.append(PairJob(name=name, before=before, after=after,
+                            outdir=str(outdir / name), settings=s))
+    return jobs
+
+
+def is_done(job: PairJob) -> bool:
+    """True when the pair's outputs are complete (its report is written last)."""
+    from pathlib import Path
+
+    return (Path(job.outdir) / "report.json").exists()
+
+
+def run_pair(job: PairJob) -> PairResult:
+    """Compare one pair and write its outputs; never raises for a bad pair.
+
+    The error of a failed pair is recorded in the result (and in ``error.txt`` in its folder).
+    """
+    import logging
+    import time
+    from pathlib import Path
+
+    from . import io
+    from .export import aeroways_from_geojson
+
+    if is_done(job):
+        return PairResult(job.name, "skipped", outdir=job.outdir)
+    t0 = time.perf_counter()
+    s = dict(job.settings)
+    try:
+        Path(job.outdir).parent.mkdir(parents=True, exist_ok=True)
+        b = io.read_scene(job.before, gsd=s.get("before_gsd", s.get("gsd")),
+                          acquired=s.get("before_time"), name="before", credit=s.get("credit", ""))
+        a = io.read_scene(job.after, gsd=s.get("after_gsd", s.get("gsd")),
+                          acquired=s.get("after_time"), name="after", credit=s.get("credit", ""))
+        known = {f for f in Options.__dataclass_fields__}
+        opts = Options(**{k: v for k, v in s.items() if k in known})
+        aw = aeroways_from_geojson(io.read_geojson(s["aeroways"]), b.grid) if s.get("aeroways") else None
+        cmp = compare(b, a, options=opts, aeroways=aw)
+        inputs = {role: {"path": p, "sha256": io.sha256(p)}
+                  for role, p in (("before", job.before), ("after", job.after))}
+        io.write_comparison(cmp, job.outdir, inputs=inputs)
+        err = Path(job.outdir) / "error.txt"
+        if err.exists():
+            err.unlink()
+        return PairResult(job.name, "ok", time.perf_counter() - t0, summary=cmp.summary,
+                          counts=cmp.counts(), megapixels=b.grid.height * b.grid.width / 1e6,
+                          outdir=job.outdir)
+    except Exception as exc:  # noqa: BLE001 - one bad pair must not stop a batch
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        logging.getLogger(__name__).warning("pair %s failed: %s", job.name, msg)
+        try:
+            Path(job.outdir).mkdir(parents=True, exist_ok=True)
+            io.write_text(Path(job.outdir) / "error.txt", msg + "\n")
+        except OSError:
+            pass
+        return PairResult(job.name, "failed", time.perf_counter() - t0, error=msg, outdir=job.outdir)
+
+
+def run_batch(jobs, *, client=None, progress=None) -> list[PairResult]:
+    """Run many pairs, serially or on a ``dask.distributed`` client.
+
+    Pairs already done are skipped, so an interrupted job resumes where it stopped. On a
+    cluster each pair is one task with retries, so a pair whose worker dies is run again
+    elsewhere; a pair that fails on bad input is recorded and does not stop the others.
+
+    Parameters
+    ----------
+    jobs : sequence of PairJob
+    client : distributed.Client, optional
+        Run on this cluster; serial in this process when None.
+    progress : callable, optional
+        Called with each :class:`PairResult` as it completes.
+    """
+    step = progress or (lambda r: None)
+    results: dict[str, PairResult] = {}
+    todo = []
+    for j in jobs:
+        if is_done(j):
+            results[j.name] = PairResult(j.name, "skipped", outdir=j.outdir)
+            step(results[j.name])
+        else:
+            todo.append(j)
+    if client is None:
+        for j in todo:
+            results[j.name] = run_pair(j)
+            step(results[j.name])
+    else:
+        from distributed import as_completed
+
+        futures = {client.submit(run_pair, j, key=f"airdiff-pair-{j.name}", pure=False,
+                                 retries=3): j for j in todo}
+        for fut in as_completed(futures):
+            j = futures[fut]
+            try:
+                r = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker crash after all retries
+                r = PairResult(j.name, "failed", error=f"{type(exc).__name__}: {exc}",
+                               outdir=j.outdir)
+            results[j.name] = r
+            step(r)
+    return [results[j.name] for j in jobs]
+
+
+def results_table(results) -> str:
+    """CSV text of batch results, one row per pair."""
+    import csv
+    import io as _io
+
+    from .objects.model import CHANGE_CLASSES
+
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "status", "seconds", "megapixels", *CHANGE_CLASSES, "summary", "error", "outdir"])
+    for r in results:
+        w.writerow([r.name, r.status, round(r.seconds, 2), round(r.megapixels, 3),
+                    *(r.counts.get(k, "") for k in CHANGE_CLASSES), r.summary, r.error, r.outdir])
+    return buf.getvalue()
