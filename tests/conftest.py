@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,5 +35,5 @@ def utm_grid() -> Grid:
 
 @pytest.fixture
 def scene(utm_grid) -> Scene:
-    return Scene(textured(), utm_grid, acquired=datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc),
+    return Scene(textured(), utm_grid, acquired=datetime(2024, 5, 1, 9, 30, tzinfo=UTC),
                  name="before")

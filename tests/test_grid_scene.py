@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -55,7 +55,7 @@ def test_geographic_grid_gsd_in_metres():
 def test_scene_validates_shapes_and_time(utm_grid):
     px = np.zeros((3, 120, 160), np.uint8)
     s = Scene(px, utm_grid, acquired=datetime(2024, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=3))))
-    assert s.acquired.tzinfo == timezone.utc and s.acquired.hour == 9
+    assert s.acquired.tzinfo == UTC and s.acquired.hour == 9
     assert s.valid.all() and s.count == 3
     with pytest.raises(ValueError, match="do not match"):
         Scene(np.zeros((3, 10, 10), np.uint8), utm_grid)

@@ -1,5 +1,5 @@
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -30,7 +30,7 @@ def test_geotiff_round_trip_keeps_grid_time_bands_and_mask(tmp_path, scene):
         assert ds.crs.to_epsg() == 32636
     s = read_scene(path)
     assert s.grid.same_as(scene.grid)
-    assert s.acquired == datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)
+    assert s.acquired == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
     assert s.band_names == ("red", "green", "blue")
     assert not s.valid[:10].any() and s.valid[10:].all()
     np.testing.assert_array_equal(s.pixels[:, 10:], scene.pixels[:, 10:])
@@ -62,7 +62,7 @@ def test_bad_inputs_raise_one_line_actionable(tmp_path, content, match):
 
 
 def test_parse_time_formats():
-    assert parse_time("2023:08:31 13:03:00") == datetime(2023, 8, 31, 13, 3, tzinfo=timezone.utc)
+    assert parse_time("2023:08:31 13:03:00") == datetime(2023, 8, 31, 13, 3, tzinfo=UTC)
     assert parse_time("2023-08-31T16:03:00+03:00").hour == 13
     with pytest.raises(InputError, match="ISO-8601"):
         parse_time("last tuesday")

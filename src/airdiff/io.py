@@ -326,6 +326,22 @@ def staged_folder(folder) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
+def clear_stale_stages(folder) -> int:
+    """Remove staging folders left by a process that died mid-write; returns how many.
+
+    Only for a folder that has a single writer (one batch pair), before it writes again.
+    """
+    import shutil
+
+    n = 0
+    out = Path(folder)
+    if out.is_dir():
+        for d in out.glob(".airdiff-*"):
+            shutil.rmtree(d, ignore_errors=True)
+            n += 1
+    return n
+
+
 def write_geotiff(
     path,
     pixels: np.ndarray,

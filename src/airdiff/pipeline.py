@@ -287,6 +287,8 @@ def run_pair(job: PairJob) -> PairResult:
     s = dict(job.settings)
     try:
         Path(job.outdir).parent.mkdir(parents=True, exist_ok=True)
+        if io.clear_stale_stages(job.outdir):
+            logging.getLogger(__name__).info("pair %s: removed an interrupted run's files", job.name)
         b = io.read_scene(job.before, gsd=s.get("before_gsd", s.get("gsd")),
                           acquired=s.get("before_time"), name="before", credit=s.get("credit", ""))
         a = io.read_scene(job.after, gsd=s.get("after_gsd", s.get("gsd")),
