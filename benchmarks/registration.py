@@ -1,0 +1,219 @@
+"""Co-registration benchmark: airdiff against AROSICS, scikit-image and OpenCV, same cases, same run.
+
+    python benchmarks/registration.py [--quick] [--baseline-python /path/to/venv/bin/python]
+
+Cases come from ``airdiff.synth`` (several seeds, random known transforms with local warps,
+gain/gamma/haze, noise, JPEG, partial cloud, a different GSD or CRS) plus unrelated pairs
+that every method should refuse. The error of a method on a case is the mean distance, in
+BEFORE pixels, between where it puts a 15 x 15 grid of BEFORE points in the AFTER file and
+where the generator's exact truth puts them. Results go to benchmarks/results/registration.md.
+
+Baselines run in their own environment because AROSICS needs GDAL's Python bindings; see
+benchmarks/README.md. Without ``--baseline-python`` only airdiff is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work" / "registration"
+RESULTS = HERE / "results"
+
+
+def make_cases(quick: bool):
+    from airdiff.synth import make_pair, write_pair
+
+    seeds = range(3) if quick else range(6)
+    variants = [
+        ("small", {}),
+        ("moderate", {}),
+        ("large", {}),
+        ("moderate", {"after_gsd": 0.6}),
+        ("moderate", {"after_crs": "EPSG:3857"}),
+    ]
+    cases = []
+    for seed in seeds:
+        for level, extra in variants:
+            cid = f"s{seed}-{level}" + "".join(f"-{k}={v}" for k, v in extra.items())
+            pair = make_pair(seed=seed, scenario="random", shape=(1000, 1000), gsd=0.5,
+                             misregistration=level, nuisances="all", **extra)
+            paths = write_pair(pair, WORK / cid.replace(":", "_"))
+            cases.append({"id": cid, "pair": pair, "paths": paths, "related": True})
+    # unrelated pairs: BEFORE of one seed, AFTER of another; every method should refuse
+    for seed in (seeds[0], seeds[-1]):
+        a = make_pair(seed=100 + seed, scenario="random", shape=(1000, 1000), misregistration="small")
+        b = make_pair(seed=200 + seed, scenario="random", shape=(1000, 1000), misregistration="small")
+        pa = write_pair(a, WORK / f"unrelated{seed}-a")
+        pb = write_pair(b, WORK / f"unrelated{seed}-b")
+        cases.append({"id": f"unrelated-{seed}", "pair": a,
+                      "paths": {"before": pa["before"], "after": pb["after"]}, "related": False})
+    return cases
+
+
+def eval_points(shape, n=15, margin=0.12):
+    rows, cols = shape
+    r = np.linspace(rows * margin, rows * (1 - margin), n)
+    c = np.linspace(cols * margin, cols * (1 - margin), n)
+    cc, rr = np.meshgrid(c, r)
+    return np.column_stack([cc.ravel(), rr.ravel()]) + 0.5  # pixel-centre corners
+
+
+def run_airdiff(case, pts):
+    from airdiff.io import read_scene
+    from airdiff.register import common_grid, register
+
+    t0 = time.perf_counter()
+    b = read_scene(case["paths"]["before"])
+    a = read_scene(case["paths"]["after"])
+    ac = common_grid(b, a)
+    reg = register(b, ac)
+    seconds = time.perf_counter() - t0
+    q = before_to_after_common(reg, pts)
+    x, y = (np.asarray(v) for v in ac.grid.xy(q[:, 1] - 0.5, q[:, 0] - 0.5))  # corner -> map
+    if a.grid.crs is not None and ac.grid.crs is not None and a.grid.crs != ac.grid.crs:
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(ac.grid.crs, a.grid.crs, always_xy=True)
+        x, y = tr.transform(x, y)
+    r, c = a.grid.rowcol(x, y)
+    return np.column_stack([c, r]), bool(reg.ok), seconds, reg
+
+
+def before_to_after_common(reg, pts):
+    """BEFORE corner px -> AFTER (common grid) corner px through the model and its warp."""
+    m_inv = np.linalg.inv(reg.matrix)
+    q = (m_inv[:2, :2] @ pts.T).T + m_inv[:2, 2]
+    w = reg.warp
+    if w is not None:
+        from scipy.interpolate import RegularGridInterpolator
+
+        for arr, k in ((w.d_col, 0), (w.d_row, 1)):
+            f = RegularGridInterpolator((w.node_rows, w.node_cols), arr, bounds_error=False,
+                                        fill_value=None)
+            q[:, k] += f(np.column_stack([pts[:, 1] - 0.5, pts[:, 0] - 0.5]))
+    return q
+
+
+def score(case, pts, est):
+    """Mean error (BEFORE px) of estimated AFTER positions against the truth."""
+    truth = case["pair"].truth
+    tc, tr = truth.before_px_to_after_px(pts[:, 0], pts[:, 1])
+    a = case["pair"].after
+    inside = (tc >= 0) & (tr >= 0) & (tc <= a.shape[1]) & (tr <= a.shape[0])
+    ratio = a.gsd / case["pair"].before.gsd
+    d = np.hypot(est[:, 0] - tc, est[:, 1] - tr)[inside] * ratio
+    return float(np.mean(d)) if d.size else float("nan")
+
+
+def summarise(rows, methods):
+    out = []
+    for m in methods:
+        rs = [r for r in rows if r["method"] == m]
+        rel = [r for r in rs if r["related"]]
+        unrel = [r for r in rs if not r["related"]]
+        ok = [r for r in rel if r["ok"] and np.isfinite(r["error"])]
+        errs = np.array([r["error"] for r in ok])
+        false_ok = sum(1 for r in rel if r["ok"] and not r["error"] <= 1.0) + sum(r["ok"] for r in unrel)
+        out.append({
+            "method": m,
+            "cases": len(rel),
+            "median_px": float(np.median(errs)) if errs.size else float("nan"),
+            "p95_px": float(np.percentile(errs, 95)) if errs.size else float("nan"),
+            "max_px": float(np.max(errs)) if errs.size else float("nan"),
+            "failure_rate": 1 - len(ok) / max(len(rel), 1),
+            "false_success": false_ok,
+            "false_success_of": len(rs),
+            "median_s": float(np.median([r["seconds"] for r in rs])),
+        })
+    return out
+
+
+def to_markdown(summary, rows, args):
+    best_base = min((s for s in summary if s["method"] != "airdiff" and np.isfinite(s["p95_px"])),
+                    key=lambda s: s["p95_px"], default=None)
+    ad = next(s for s in summary if s["method"] == "airdiff")
+    aro = next((s for s in summary if s["method"] == "AROSICS global"), None)
+    lines = [
+        "# Co-registration benchmark",
+        "",
+        f"Generated by `python benchmarks/registration.py{' --quick' if args.quick else ''}` "
+        f"on {time.strftime('%Y-%m-%d')}, 2-core machine. Synthetic 1000 x 1000 px pairs at 0.5 m "
+        "(`airdiff.synth`, scenario `random`, all nuisances incl. cloud, JPEG, haze, season, sun).",
+        "Error = mean distance (BEFORE px) between where a method puts a 15 x 15 grid of points and "
+        "the generator's exact truth; median/p95/max are over the cases where the method claimed "
+        "success. A *false success* is a claimed success with error > 1 px, or on an unrelated pair.",
+        "",
+        "| method | cases | median px | p95 px | max px | failure rate | false successes | median time s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in summary:
+        lines.append(f"| {s['method']} | {s['cases']} | {s['median_px']:.3f} | {s['p95_px']:.3f} | "
+                     f"{s['max_px']:.3f} | {100 * s['failure_rate']:.0f} % | "
+                     f"{s['false_success']} / {s['false_success_of']} | {s['median_s']:.2f} |")
+    lines.append("")
+    if best_base is not None:
+        lines.append(f"- p95 ratio, best baseline ({best_base['method']}) / airdiff: "
+                     f"**{best_base['p95_px'] / ad['p95_px']:.1f}x**")
+    if aro is not None:
+        lines.append(f"- time ratio, airdiff / AROSICS global (median per case): "
+                     f"**{ad['median_s'] / aro['median_s']:.2f}**")
+    lines += ["", "## Per case", "", "| case | method | claimed ok | error px | time s |", "|---|---|---|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['method']} | {'yes' if r['ok'] else 'no'} | "
+                     f"{r['error']:.3f} | {r['seconds']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer seeds")
+    ap.add_argument("--baseline-python", help="python of the baseline environment (AROSICS, OpenCV)")
+    args = ap.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    cases = make_cases(args.quick)
+    rows = []
+    for case in cases:
+        pts = eval_points(case["pair"].before.shape)
+        case["points"] = pts
+        try:
+            est, ok, sec, reg = run_airdiff(case, pts)
+            err = score(case, pts, est)
+        except Exception as exc:  # a crash counts as a failure
+            print(f"{case['id']}: airdiff raised {exc!r}", file=sys.stderr)
+            ok, sec, err = False, float("nan"), float("nan")
+        rows.append({"case": case["id"], "method": "airdiff", "ok": ok, "error": err,
+                     "seconds": sec, "related": case["related"]})
+        print(f"{case['id']:<32} airdiff ok={ok} err={err:.3f}px {sec:.2f}s", file=sys.stderr)
+    methods = ["airdiff"]
+    if args.baseline_python:
+        spec = [{"id": c["id"], "before": str(c["paths"]["before"]), "after": str(c["paths"]["after"]),
+                 "points": c["points"].tolist(),
+                 "max_shift_px": int(np.ceil(160 / c["pair"].before.gsd))} for c in cases]
+        (WORK / "cases.json").write_text(json.dumps(spec))
+        subprocess.run([args.baseline_python, str(HERE / "_registration_baselines.py"),
+                        str(WORK / "cases.json"), str(WORK / "baselines.json")], check=True)
+        by_id = {c["id"]: c for c in cases}
+        for r in json.loads((WORK / "baselines.json").read_text()):
+            case = by_id[r["case"]]
+            err = score(case, case["points"], np.array(r["after_px"])) if r["after_px"] else float("nan")
+            rows.append({"case": r["case"], "method": r["method"], "ok": r["ok"], "error": err,
+                         "seconds": r["seconds"], "related": case["related"]})
+            if r["method"] not in methods:
+                methods.append(r["method"])
+    summary = summarise(rows, methods)
+    md = to_markdown(summary, rows, args)
+    (RESULTS / "registration.md").write_text(md)
+    print(md.split("## Per case")[0])
+
+
+if __name__ == "__main__":
+    main()
