@@ -46,7 +46,7 @@ def test_info_json(tmp_path, scene):
     res = run("info", p, "--json")
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
-    assert d["crs"] == "EPSG:32636" and d["gsd_m"] == 0.5 and d["bands"] == 3
+    assert d["crs"] == "EPSG:32636" and d["gsd_m"] == pytest.approx(0.5, abs=1e-3) and d["bands"] == 3
     assert d["acquired"] == "2024-05-01T09:30:00Z"
 
 

@@ -42,7 +42,9 @@ def test_geojson_follows_contract_and_rfc7946():
     # counter-clockwise exterior ring (RFC 7946 3.1.6)
     assert Polygon(ring).exterior.is_ccw
     p = f_move["properties"]
-    assert p["displacement_m"] == pytest.approx(np.hypot(200, 100), abs=0.01)
+    # map units of UTM are scaled by the projection's scale factor: metres are ground metres
+    assert p["displacement_m"] == pytest.approx(np.hypot(200, 100) * GRID.metres_per_unit, abs=0.01)
+    assert 1.0003 < GRID.metres_per_unit < 1.0005  # 1 / 0.9996 on the central meridian
     assert p["surface"] == "runway" and p["from_surface"] == "stand"
     flon, flat = GRID.to_lonlat([500_123.5], [5_599_525])
     assert p["from"] == pytest.approx([float(flon[0]), float(flat[0])], abs=1e-6)
@@ -71,7 +73,7 @@ def test_pixel_frame_geojson_uses_before_pixels():
 def test_csv_rows():
     rows = list(csv.DictReader(io.StringIO(changes_to_csv(changes(), GRID))))
     assert [r["class"] for r in rows] == ["burned", "moved", "obscured"]
-    assert float(rows[1]["displacement_m"]) == pytest.approx(np.hypot(200, 100), abs=0.01)
+    assert float(rows[1]["displacement_m"]) == pytest.approx(np.hypot(200, 100) * GRID.metres_per_unit, abs=0.01)
     assert 32 < float(rows[0]["lon"]) < 34
 
 

@@ -90,15 +90,22 @@ class Grid:
 
     @cached_property
     def metres_per_unit(self) -> float:
-        """Metres per map unit (1 for projected metre CRSs and the pixel frame)."""
+        """Ground metres per map unit at the grid centre (1 in the pixel frame).
+
+        Measured geodesically, so it holds for degrees, UTM's scale factor and Web Mercator's
+        stretch alike.
+        """
         if self.crs is None:
             return 1.0
-        if self.crs.is_geographic:
-            # degrees: use the local scale at the grid centre
-            lon, lat = self.centre_lonlat
-            return float(111_320.0 * np.sqrt(np.cos(np.radians(lat))))
-        factor = self.crs.linear_units_factor[1] if self.crs.linear_units_factor else 1.0
-        return float(factor)
+        from pyproj import Geod
+
+        x, y = self.centre_xy
+        step = max(self.res) * 10
+        lon, lat = self.to_lonlat(np.array([x, x + step, x]), np.array([y, y, y + step]))
+        geod = Geod(ellps="WGS84")
+        dx = geod.inv(lon[0], lat[0], lon[1], lat[1])[2]
+        dy = geod.inv(lon[0], lat[0], lon[2], lat[2])[2]
+        return float(np.sqrt(dx * dy) / step)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:

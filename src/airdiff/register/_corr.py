@@ -1,0 +1,287 @@
+"""Image features, windows and phase correlation used by the registration steps.
+
+Conventions: arrays are (row, col); a *shift* ``s = (ds_row, ds_col)`` between a reference
+and a moving image means ``reference(x) ~ moving(x - s)`` (scikit-image's convention: shift
+the moving image by ``s`` to register it with the reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import fft as sfft
+from scipy import ndimage as ndi
+
+__all__ = [
+    "Peak",
+    "block_mean",
+    "feature_image",
+    "hann2d",
+    "phase_correlate",
+    "prepare",
+    "tukey2d",
+]
+
+_WORKERS = 2
+
+
+def tukey1d(n: int, alpha: float) -> np.ndarray:
+    """Tukey (tapered cosine) window of length ``n``; ``alpha`` is the tapered fraction."""
+    if n < 2 or alpha <= 0:
+        return np.ones(n, np.float32)
+    x = np.arange(n, dtype=np.float64) / (n - 1)
+    w = np.ones(n)
+    edge = alpha / 2
+    lo = x < edge
+    hi = x > 1 - edge
+    w[lo] = 0.5 * (1 + np.cos(np.pi * (x[lo] / edge - 1)))
+    w[hi] = 0.5 * (1 + np.cos(np.pi * ((x[hi] - 1) / edge + 1)))
+    return w.astype(np.float32)
+
+
+def tukey2d(shape: tuple[int, int], alpha: float = 0.25) -> np.ndarray:
+    """Separable 2-D Tukey window, float32, shape ``shape``."""
+    return np.outer(tukey1d(shape[0], alpha), tukey1d(shape[1], alpha))
+
+
+def hann2d(shape: tuple[int, int]) -> np.ndarray:
+    """Separable 2-D Hann window, float32, shape ``shape``."""
+    return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+
+
+def block_mean(img: np.ndarray, valid: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Downsample by an integer ``factor`` with block means (partial edge blocks dropped).
+
+    Pixel-corner coordinates scale exactly: a corner ``x`` at full resolution is ``x / factor``.
+
+    Returns
+    -------
+    img_f : ndarray float32, shape (rows // factor, cols // factor)
+    valid_f : ndarray of bool, same shape; True where the whole block was valid.
+    """
+    if factor == 1:
+        return img.astype(np.float32, copy=False), valid
+    r = img.shape[0] // factor
+    c = img.shape[1] // factor
+    sub = img[: r * factor, : c * factor].astype(np.float32, copy=False)
+    out = sub.reshape(r, factor, c, factor).mean(axis=(1, 3), dtype=np.float32)
+    v = valid[: r * factor, : c * factor].reshape(r, factor, c, factor).all(axis=(1, 3))
+    return out, v
+
+
+def feature_image(lum: np.ndarray, usable: np.ndarray, *, sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude of the smoothed brightness, zero outside the usable area.
+
+    The gradient magnitude does not depend on the sign of a contrast, nor on an offset,
+    so it is much more alike across dates, seasons and sensors than the brightness itself.
+
+    Parameters
+    ----------
+    lum : ndarray, shape (rows, cols)
+        Brightness, about 0..1.
+    usable : ndarray of bool, shape (rows, cols)
+        Pixels with data and not saturated (cloud-like).
+    sigma : float
+        Gaussian scale of the derivative, pixels.
+
+    Returns
+    -------
+    feat : ndarray float32, shape (rows, cols)
+        Zero outside ``inner``.
+    inner : ndarray of bool, shape (rows, cols)
+        ``usable`` eroded so that no feature value sees a no-data edge.
+    """
+    lum = lum.astype(np.float32, copy=False)
+    if not usable.all():
+        fill = np.float32(lum[usable].mean()) if usable.any() else np.float32(0)
+        lum = np.where(usable, lum, fill)
+        inner = ndi.binary_erosion(usable, iterations=int(np.ceil(3 * sigma)) + 1, border_value=1)
+    else:
+        inner = usable
+    feat = ndi.gaussian_gradient_magnitude(lum, sigma, output=np.float32)
+    if not inner.all():
+        feat[~inner] = 0
+    return feat, inner
+
+
+def prepare(feat: np.ndarray, weight: np.ndarray, window: np.ndarray | None) -> np.ndarray:
+    """Zero-mean (over ``weight > 0``) feature times ``weight`` times ``window``, float32."""
+    w = weight.astype(np.float32, copy=False)
+    sw = float(w.sum())
+    if sw <= 0:
+        return np.zeros(feat.shape, np.float32)
+    mean = float((feat * w).sum(dtype=np.float64) / sw)
+    out = (feat - np.float32(mean)) * w
+    if window is not None:
+        out *= window
+    return out.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class Peak:
+    """A correlation peak.
+
+    shift_rc : (row, col) shift, see the module's convention.
+    height : normalised correlation at the peak (phase correlation: 0..1).
+    ratio : peak height over the highest value away from the peak (>= 1; ~1 for noise).
+    """
+
+    shift_rc: np.ndarray
+    height: float
+    ratio: float
+
+
+def _spectral_weight(shape: tuple[int, int], lo: float, hi: float) -> np.ndarray:
+    fr = sfft.fftfreq(shape[0]).astype(np.float32)
+    fc = sfft.fftfreq(shape[1]).astype(np.float32)
+    f2 = fr[:, None] ** 2 + fc[None, :] ** 2
+    w = np.exp(-f2 / np.float32(hi * hi))
+    if lo > 0:
+        w *= 1 - np.exp(-f2 / np.float32(lo * lo))
+    return w.astype(np.float32)
+
+
+def _signed(idx: np.ndarray, n: int) -> np.ndarray:
+    return np.where(idx > n // 2, idx - n, idx)
+
+
+def phase_correlate(
+    ref: np.ndarray,
+    mov: np.ndarray,
+    *,
+    max_shift: float | tuple[float, float] | None = None,
+    shift_bounds: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    upsample: int = 1,
+    low_cut: float = 0.0,
+    high_cut: float = 0.4,
+    exclude: int = 3,
+) -> Peak:
+    """Phase correlation of two equally shaped, already windowed images.
+
+    Parameters
+    ----------
+    ref, mov : ndarray float32, shape (rows, cols)
+        Zero-mean, windowed images. Pad them beforehand when large shifts must not wrap.
+    max_shift : float or (float, float), optional
+        Only peaks with ``|shift| <= max_shift`` per axis (row, col) are considered.
+    shift_bounds : ((row_lo, row_hi), (col_lo, col_hi)), optional
+        Alternative to ``max_shift``: an asymmetric range of allowed shifts.
+    upsample : int
+        Sub-pixel refinement by matrix-multiply DFT on a grid of 1/upsample pixel around
+        the integer peak, then a parabolic fit; 1 means a parabolic fit on the integer grid.
+    low_cut, high_cut : float
+        Gaussian band-pass on the cross-power spectrum, cycles per pixel.
+    exclude : int
+        Half-size of the neighbourhood of the peak ignored when looking for the runner-up.
+
+    Returns
+    -------
+    Peak
+        ``ref(x) ~ mov(x - peak.shift_rc)``.
+    """
+    shape = ref.shape
+    fa = sfft.rfft2(ref, workers=_WORKERS)
+    fb = sfft.rfft2(mov, workers=_WORKERS)
+    cross = fa * np.conj(fb)
+    del fa, fb
+    mag = np.abs(cross)
+    floor = np.float32(max(float(mag.max()) * 1e-6, np.finfo(np.float32).tiny))
+    cross /= np.maximum(mag, floor)
+    del mag
+    # band-pass on the half spectrum
+    fr = sfft.fftfreq(shape[0]).astype(np.float32)
+    fc = sfft.rfftfreq(shape[1]).astype(np.float32)
+    f2 = fr[:, None] ** 2 + fc[None, :] ** 2
+    wgt = np.exp(-f2 / np.float32(high_cut**2))
+    if low_cut > 0:
+        wgt *= 1 - np.exp(-f2 / np.float32(low_cut**2))
+    cross *= wgt
+    # normalise so that a perfect match gives 1
+    norm = 2 * float(wgt.sum()) - float(wgt[:, 0].sum()) - (float(wgt[:, -1].sum()) if shape[1] % 2 == 0 else 0.0)
+    corr = sfft.irfft2(cross, s=shape, workers=_WORKERS) * np.float32(shape[0] * shape[1] / max(norm, 1e-12))
+
+    rows = _signed(np.arange(shape[0]), shape[0])
+    cols = _signed(np.arange(shape[1]), shape[1])
+    allowed = None
+    if shift_bounds is not None:
+        (r0, r1), (c0, c1) = shift_bounds
+        allowed = ((rows >= r0) & (rows <= r1))[:, None] & ((cols >= c0) & (cols <= c1))[None, :]
+    elif max_shift is not None:
+        mr, mc = (max_shift, max_shift) if np.isscalar(max_shift) else max_shift
+        allowed = (np.abs(rows) <= mr)[:, None] & (np.abs(cols) <= mc)[None, :]
+    search = corr if allowed is None else np.where(allowed, corr, -np.inf)
+    k = int(np.argmax(search))
+    pr, pc = divmod(k, shape[1])
+    height = float(corr[pr, pc])
+    if not np.isfinite(height) or height <= 0:
+        return Peak(np.zeros(2), 0.0, 1.0)
+    # runner-up away from the peak (circular neighbourhood)
+    dr = np.abs(_signed((np.arange(shape[0]) - pr) % shape[0], shape[0]))
+    dc = np.abs(_signed((np.arange(shape[1]) - pc) % shape[1], shape[1]))
+    near = (dr <= exclude)[:, None] & (dc <= exclude)[None, :]
+    other = np.where(near, -np.inf, search)
+    second = float(np.max(other)) if np.isfinite(other).any() else 0.0
+    ratio = height / second if second > 0 else float("inf")
+
+    base = np.array([rows[pr], cols[pc]], dtype=np.float64)
+    if upsample <= 1:
+        sub = _parabolic3(corr, pr, pc)
+        shift = base + sub
+    else:
+        full = _full_spectrum(cross, shape)
+        shift = _refine_dft(full, base, upsample)
+    return Peak(shift, height, ratio)
+
+
+def _parabolic3(corr: np.ndarray, pr: int, pc: int) -> np.ndarray:
+    n0, n1 = corr.shape
+    c = corr[pr, pc]
+    out = np.zeros(2)
+    for axis, (m, p) in enumerate(
+        (
+            (corr[(pr - 1) % n0, pc], corr[(pr + 1) % n0, pc]),
+            (corr[pr, (pc - 1) % n1], corr[pr, (pc + 1) % n1]),
+        )
+    ):
+        den = m - 2 * c + p
+        if den < 0:
+            out[axis] = float(np.clip(0.5 * (m - p) / den, -0.5, 0.5))
+    return out
+
+
+def _full_spectrum(half: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Full complex spectrum from an rfft2 half spectrum (Hermitian symmetry)."""
+    n0, n1 = shape
+    full = np.empty((n0, n1), np.complex64)
+    nh = half.shape[1]
+    full[:, :nh] = half
+    if n1 - nh > 0:
+        # F[k0, k1] = conj(F[-k0, -k1]) for the missing columns k1 = nh..n1-1
+        k1 = np.arange(nh, n1)
+        src_c = (-k1) % n1
+        src_r = (-np.arange(n0)) % n0
+        full[:, nh:] = np.conj(half[src_r][:, src_c])
+    return full
+
+
+def _refine_dft(spec: np.ndarray, base: np.ndarray, up: int) -> np.ndarray:
+    """Sub-pixel peak by evaluating the inverse DFT on a fine grid around ``base``."""
+    n0, n1 = spec.shape
+    half = 1.0
+    offs = np.arange(-up, up + 1, dtype=np.float64) / up * half
+    sr = base[0] + offs
+    sc = base[1] + offs
+    fr = sfft.fftfreq(n0)
+    fc = sfft.fftfreq(n1)
+    er = np.exp(2j * np.pi * sr[:, None] * fr[None, :]).astype(np.complex64)
+    ec = np.exp(2j * np.pi * fc[:, None] * sc[None, :]).astype(np.complex64)
+    fine = (er @ spec @ ec).real
+    i, j = np.unravel_index(int(np.argmax(fine)), fine.shape)
+    sub = _parabolic3(fine, int(i), int(j))
+    # no wrap on the fine grid: at the border keep the grid value
+    if i in (0, fine.shape[0] - 1):
+        sub[0] = 0.0
+    if j in (0, fine.shape[1] - 1):
+        sub[1] = 0.0
+    return np.array([sr[i] + sub[0] / up, sc[j] + sub[1] / up])

@@ -1,0 +1,249 @@
+"""Robust affine fitting and the smooth local warp, from tie points."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import LocalWarp
+
+__all__ = ["fit_affine", "ransac_affine", "robust_affine", "fit_warp", "warp_at"]
+
+
+def fit_affine(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares affine ``dst ~ G @ [src, 1]``.
+
+    Parameters
+    ----------
+    src, dst : ndarray, shape (n, 2)
+        (col, row) points, n >= 3.
+
+    Returns
+    -------
+    G : ndarray, shape (3, 3)
+    """
+    a = np.column_stack([src, np.ones(len(src))])
+    b = dst
+    if weights is not None:
+        sw = np.sqrt(weights)[:, None]
+        a = a * sw
+        b = b * sw
+    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+    g = np.eye(3)
+    g[:2, :] = sol.T
+    return g
+
+
+def apply_affine(g: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 affine to (n, 2) (col, row) points."""
+    return pts @ g[:2, :2].T + g[:2, 2]
+
+
+def ransac_affine(src, dst, *, threshold: float, n_iter: int = 300, seed: int = 0) -> np.ndarray:
+    """Inlier mask of the affine with the most support (3-point samples)."""
+    n = len(src)
+    if n < 3:
+        return np.zeros(n, bool)
+    rng = np.random.default_rng(seed)
+    best = np.zeros(n, bool)
+    best_score = np.inf
+    for _ in range(n_iter):
+        idx = rng.choice(n, 3, replace=False)
+        s = src[idx]
+        # reject degenerate (collinear) samples
+        area = abs(np.cross(s[1] - s[0], s[2] - s[0]))
+        if area < 1e-6:
+            continue
+        g = fit_affine(s, dst[idx])
+        err = np.hypot(*(apply_affine(g, src) - dst).T)
+        inl = err < threshold
+        # MSAC score: truncated squared error
+        score = float(np.sum(np.minimum(err, threshold) ** 2))
+        if inl.sum() > best.sum() or (inl.sum() == best.sum() and score < best_score):
+            best, best_score = inl, score
+    return best
+
+
+def robust_affine(src, dst, *, inliers: np.ndarray, min_threshold: float, n_iter: int = 6,
+                  offsets: np.ndarray | None = None):
+    """Iteratively trimmed least squares starting from ``inliers``.
+
+    ``offsets`` (n, 2) are subtracted from ``dst`` before fitting (the local warp).
+
+    Returns
+    -------
+    G : ndarray (3, 3)
+    inliers : ndarray of bool (n,)
+    residuals : ndarray (n,)
+        Distances between ``dst`` and the model (+ offsets).
+    """
+    d = dst if offsets is None else dst - offsets
+    inl = inliers.copy()
+    g = np.eye(3)
+    for _ in range(n_iter):
+        if inl.sum() < 3:
+            break
+        g = fit_affine(src[inl], d[inl])
+        res = np.hypot(*(apply_affine(g, src) - d).T)
+        sigma = 1.4826 * np.median(res[inl])
+        new = res <= max(min_threshold, 3.5 * sigma)
+        if new.sum() < 3 or np.array_equal(new, inl):
+            inl = new if new.sum() >= 3 else inl
+            break
+        inl = new
+    if inl.sum() >= 3:
+        g = fit_affine(src[inl], d[inl])
+    res = np.hypot(*(apply_affine(g, src) - d).T)
+    return g, inl, res
+
+
+# --- local warp -----------------------------------------------------------------------
+
+
+def _cell(nodes: np.ndarray, x: np.ndarray):
+    i = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, len(nodes) - 2)
+    t = (x - nodes[i]) / (nodes[i + 1] - nodes[i])
+    return i, t
+
+
+def warp_at(warp: LocalWarp | None, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp displacement (d_col, d_row), AFTER pixels, at BEFORE pixel-*index* coordinates.
+
+    Bilinear between the nodes and linear extrapolation outside them (the same as
+    ``scipy.interpolate.RegularGridInterpolator(..., fill_value=None)``).
+    """
+    cols = np.asarray(cols, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.float64)
+    if warp is None:
+        z = np.zeros(np.broadcast(cols, rows).shape)
+        return z, z.copy()
+    i, tr = _cell(warp.node_rows, rows)
+    j, tc = _cell(warp.node_cols, cols)
+    out = []
+    for arr in (warp.d_col, warp.d_row):
+        v00 = arr[i, j]
+        v01 = arr[i, j + 1]
+        v10 = arr[i + 1, j]
+        v11 = arr[i + 1, j + 1]
+        top = v00 + (v01 - v00) * tc
+        bot = v10 + (v11 - v10) * tc
+        out.append(top + (bot - top) * tr)
+    return out[0], out[1]
+
+
+def _basis(node_rows, node_cols, rows, cols) -> np.ndarray:
+    """Bilinear interpolation matrix (n, gr * gc) with linear extrapolation."""
+    gr, gc = len(node_rows), len(node_cols)
+    i, tr = _cell(node_rows, rows)
+    j, tc = _cell(node_cols, cols)
+    b = np.zeros((len(rows), gr * gc))
+    n = np.arange(len(rows))
+    for di, wi in ((0, 1 - tr), (1, tr)):
+        for dj, wj in ((0, 1 - tc), (1, tc)):
+            np.add.at(b, (n, (i + di) * gc + (j + dj)), wi * wj)
+    return b
+
+
+def _laplacian(gr: int, gc: int) -> np.ndarray:
+    rows = []
+    idx = np.arange(gr * gc).reshape(gr, gc)
+    for r in range(gr):
+        for c in range(gc):
+            if 0 < r < gr - 1:
+                v = np.zeros(gr * gc)
+                v[idx[r - 1, c]] += 1
+                v[idx[r, c]] -= 2
+                v[idx[r + 1, c]] += 1
+                rows.append(v)
+            if 0 < c < gc - 1:
+                v = np.zeros(gr * gc)
+                v[idx[r, c - 1]] += 1
+                v[idx[r, c]] -= 2
+                v[idx[r, c + 1]] += 1
+                rows.append(v)
+            if 0 < r < gr - 1 and 0 < c < gc - 1:
+                pass
+    # cross terms keep the surface from twisting between rows and columns
+    for r in range(gr - 1):
+        for c in range(gc - 1):
+            v = np.zeros(gr * gc)
+            v[idx[r, c]] += 1
+            v[idx[r, c + 1]] -= 1
+            v[idx[r + 1, c]] -= 1
+            v[idx[r + 1, c + 1]] += 1
+            rows.append(v)
+    return np.array(rows) if rows else np.zeros((0, gr * gc))
+
+
+def _solve_nodes(b, lap, res, lam, ridge):
+    n_nodes = b.shape[1]
+    a = np.vstack([b, np.sqrt(lam) * lap, np.sqrt(ridge) * np.eye(n_nodes)])
+    rhs = np.vstack([res, np.zeros((lap.shape[0] + n_nodes, 2))])
+    sol, *_ = np.linalg.lstsq(a, rhs, rcond=None)
+    return sol  # (n_nodes, 2)
+
+
+def fit_warp(
+    pts_idx: np.ndarray,
+    res: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    n_nodes: tuple[int, int],
+    folds: int = 5,
+    seed: int = 0,
+    min_gain: float = 0.1,
+) -> tuple[LocalWarp | None, dict]:
+    """Smooth residual field on a node grid, kept only when it predicts held-out points.
+
+    Parameters
+    ----------
+    pts_idx : ndarray, shape (n, 2)
+        (col, row) BEFORE pixel-index coordinates of the inlier tie points.
+    res : ndarray, shape (n, 2)
+        (d_col, d_row) AFTER-pixel residuals of the affine model at those points.
+    shape : (rows, cols)
+        BEFORE grid shape; the nodes span it from the first to the last pixel centre.
+    n_nodes : (gr, gc)
+    min_gain : float
+        Relative reduction of the cross-validated RMSE needed to keep the warp.
+
+    Returns
+    -------
+    warp : LocalWarp or None
+    info : dict
+        ``cv_rmse_affine``, ``cv_rmse_warp`` and ``lambda`` (cross-validated, pixels).
+    """
+    n = len(pts_idx)
+    gr, gc = n_nodes
+    info = {"cv_rmse_affine": float(np.sqrt(np.mean(np.sum(res**2, 1)))) if n else float("nan"),
+            "cv_rmse_warp": float("nan"), "lambda": None}
+    if n < 12 or gr < 2 or gc < 2:
+        return None, info
+    node_rows = np.linspace(0, shape[0] - 1, gr)
+    node_cols = np.linspace(0, shape[1] - 1, gc)
+    b = _basis(node_rows, node_cols, pts_idx[:, 1], pts_idx[:, 0])
+    lap = _laplacian(gr, gc)
+    ridge = 1e-3
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(n) % folds
+    best = (np.inf, None)
+    for lam in (0.3, 1.0, 3.0, 10.0, 30.0):
+        err = np.zeros((n, 2))
+        for k in range(folds):
+            tr = fold != k
+            sol = _solve_nodes(b[tr], lap, res[tr], lam, ridge)
+            err[~tr] = res[~tr] - b[~tr] @ sol
+        rmse = float(np.sqrt(np.mean(np.sum(err**2, 1))))
+        if rmse < best[0]:
+            best = (rmse, lam)
+    info["cv_rmse_warp"], info["lambda"] = best
+    base = info["cv_rmse_affine"]
+    if not best[0] < (1 - min_gain) * base:
+        return None, info
+    sol = _solve_nodes(b, lap, res, best[1], ridge)
+    warp = LocalWarp(
+        node_rows=node_rows,
+        node_cols=node_cols,
+        d_col=sol[:, 0].reshape(gr, gc),
+        d_row=sol[:, 1].reshape(gr, gc),
+    )
+    return warp, info
