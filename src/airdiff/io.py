@@ -382,6 +382,10 @@ def write_geotiff(
         profile.update(driver="COG", blocksize=512, overviews="auto", BIGTIFF="IF_SAFER")
     else:
         profile.update(driver="GTiff", tiled=True, blockxsize=256, blockysize=256)
+    if compress == "jpeg":
+        profile["jpeg_quality"] = 90
+        if arr.shape[0] == 3 and arr.dtype == np.uint8:
+            profile["photometric"] = "YCBCR"
     with atomic_path(path, suffix=".tif") as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)

@@ -843,7 +843,7 @@ def make_pair(
 
     # --- dates, sun, season
     t_before = datetime(2025, 8, 14, 8, 41, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 200)))
-    t_after = t_before + timedelta(days=int(rng.integers(2, 40)), hours=float(rng.uniform(-2, 2)))
+    t_after = t_before + timedelta(days=int(rng.integers(2, 40)), minutes=int(rng.integers(-120, 120)))
     sun_b = (rng.uniform(130, 160), rng.uniform(45, 60))
     sun_a = (rng.uniform(190, 230), rng.uniform(28, 40)) if "sun" in nz else sun_b
     season_b = "summer"
