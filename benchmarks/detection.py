@@ -102,9 +102,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    from airdiff.synth import make_pair
-
     from airdiff import compare
+    from airdiff.synth import make_pair
 
     RESULTS.mkdir(exist_ok=True)
     per_class = defaultdict(lambda: [0, 0, 0])
