@@ -49,7 +49,7 @@ def test_serial_run_records_failures_and_resumes(job_dir):
     path = job_toml(job_dir, out="serial")
     res = CliRunner().invoke(cli, ["-q", "run", str(path)])
     assert res.exit_code == 4, res.output  # one pair failed
-    rows = {ln.split()[0]: ln.split()[1] for ln in res.output.splitlines() if ln.strip()}
+    rows = {ln.split()[0]: ln.split()[1] for ln in res.stdout.splitlines() if ln.strip()}
     assert rows == {"p0": "ok", "p1": "ok", "p2": "ok", "broken": "failed"}
     assert "does not exist" in res.output
     summary = (job_dir / "serial" / "summary.csv").read_text()

@@ -391,12 +391,14 @@ def write_geotiff(
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             if cog:
                 # the COG driver is create-copy only: build in memory, then copy out
-                mem_profile = {k: v for k, v in profile.items() if k not in ("driver", "blocksize", "overviews", "BIGTIFF", "compress")}
+                cog_opts = ("blocksize", "overviews", "BIGTIFF", "compress")
+                mem_profile = {k: v for k, v in profile.items() if k not in (*cog_opts, "driver")}
                 with rasterio.MemoryFile() as mem:
                     with mem.open(driver="GTiff", **mem_profile) as dst:
                         _fill(dst, arr, valid, tags, band_names)
                     with mem.open() as src:
-                        rasterio.shutil.copy(src, tmp, **profile)
+                        rasterio.shutil.copy(src, tmp, driver="COG",
+                                             **{k: profile[k] for k in cog_opts})
             else:
                 with rasterio.open(tmp, "w", **profile) as dst:
                     _fill(dst, arr, valid, tags, band_names)
