@@ -157,3 +157,14 @@ def test_pixel_frame_pair_gives_pixel_geojson(demo_pair, tmp_path):
         xs = np.array(f["geometry"]["coordinates"][0])[:, 0] if f["geometry"]["type"] == "Polygon" else None
         if xs is not None:
             assert xs.min() >= -5 and xs.max() <= pair.before.shape[1] + 5
+
+
+def test_rio_plugin_runs_the_same_commands(tmp_path, scene):
+    from rasterio.rio.main import main_group
+
+    p = write_geotiff(tmp_path / "a.tif", scene.pixels, scene.grid)
+    res = CliRunner().invoke(main_group, ["airdiff", "info", str(p), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["width"] == 160
+    res = CliRunner().invoke(main_group, ["airdiff", "info", str(tmp_path / "missing.tif")])
+    assert res.exit_code == 1 and "does not exist" in res.output and "Traceback" not in res.output
