@@ -145,13 +145,13 @@ def cloud_mask(
     grey = sat < 0.18
     # core: clearly brighter than the other date and smoother, or white and very smooth
     core = grey & valid & (
-        ((bright_gain > 0.15) & (lum > 0.45) & (tex < np.maximum(0.7 * tex_o, 0.02)))
-        | ((lum > 0.85) & (tex < 0.02))
+        ((bright_gain > 0.15) & (lum > 0.7) & (tex < 0.7 * tex_o + 0.005))
+        | ((lum > 0.85) & (tex < 0.015))
     )
     # weak: the soft edge of the cloud / haze around the core
     weak = valid & grey & (bright_gain > 0.05) & (tex <= np.maximum(tex_o, 0.03))
     open_r = max(1, int(round(3.0 / gsd)))
-    core = ndi.binary_opening(core, structure=_disk(open_r))
+    core = _dilate(_erode(core, open_r), open_r)
     lab, n = ndi.label(core)
     if n == 0:
         return np.zeros(lum.shape, dtype=bool)
@@ -173,9 +173,9 @@ def cloud_mask(
     if not core.any():
         return core
     grown = _grow(core, weak | core)
-    grown = ndi.binary_fill_holes(ndi.binary_closing(grown, structure=_disk(open_r)))
+    grown = ndi.binary_fill_holes(_erode(_dilate(grown, open_r), open_r))
     # the soft rim: a little margin around the mask
-    return ndi.binary_dilation(grown, structure=_disk(max(1, int(round(4.0 / gsd))))) & valid
+    return _dilate(grown, max(1, int(round(8.0 / gsd)))) & valid
 
 
 def _grow(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -189,9 +189,29 @@ def _grow(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
     return keep[lab] | seed
 
 
-def _disk(r: int) -> np.ndarray:
-    y, x = np.ogrid[-r : r + 1, -r : r + 1]
-    return (x * x + y * y) <= r * r
+def _dilate(mask: np.ndarray, r: float) -> np.ndarray:
+    """Binary dilation by a disk of radius ``r`` pixels, computed in the mask's bounding box."""
+    if r <= 0 or not mask.any():
+        return mask.copy()
+    pad = int(np.ceil(r)) + 1
+    rows, cols = np.nonzero(np.any(mask, axis=1))[0], np.nonzero(np.any(mask, axis=0))[0]
+    r0, r1 = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, mask.shape[0])
+    c0, c1 = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, mask.shape[1])
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = ndi.distance_transform_edt(~mask[r0:r1, c0:c1]) <= r
+    return out
+
+
+def _erode(mask: np.ndarray, r: float) -> np.ndarray:
+    """Binary erosion by a disk of radius ``r`` pixels (outside the image counts as set)."""
+    if r <= 0 or not mask.any():
+        return mask.copy()
+    rows, cols = np.nonzero(np.any(mask, axis=1))[0], np.nonzero(np.any(mask, axis=0))[0]
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    sub = np.pad(mask[r0:r1, c0:c1], 1, constant_values=False)
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = (ndi.distance_transform_edt(sub) > r)[1:-1, 1:-1]
+    return out
 
 
 def shadow_mask(
@@ -235,8 +255,7 @@ def shadow_mask(
     dr = int(rr[k[0], 0]) * step
     dc = int(cc[0, k[1]]) * step
     moved = ndi.shift(cloud, (dr, dc), order=0, mode="constant", cval=False)
-    pad = max(1, int(round(8.0 / gsd)))
-    moved = ndi.binary_dilation(moved, structure=_disk(pad))
+    moved = _dilate(moved, max(1, int(round(8.0 / gsd))))
     return moved & valid & ~cloud
 
 
@@ -302,7 +321,7 @@ def change_map(
     valid = ~nodata
     gsd = before.gsd
     # grow nodata by a pixel: resampled edges are unreliable
-    nodata = ndi.binary_dilation(nodata, iterations=1) | nodata
+    nodata = ndi.binary_dilation(nodata) if nodata.any() else nodata
     cloud_a = cloud_mask(fa, fb, gsd=gsd, valid=valid, min_area_m2=cloud_min_area_m2)
     cloud_b = cloud_mask(fb, fa, gsd=gsd, valid=valid, min_area_m2=cloud_min_area_m2)
     shadow = shadow_mask(cloud_a, fa, fb, gsd=gsd, valid=valid) | shadow_mask(

@@ -57,8 +57,9 @@ class Transfer:
 def _interp_extrap(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     y = np.interp(x, xp, fp).astype(np.float32)
     if len(xp) >= 2:
-        lo_slope = (fp[1] - fp[0]) / max(xp[1] - xp[0], 1e-6)
-        hi_slope = (fp[-1] - fp[-2]) / max(xp[-1] - xp[-2], 1e-6)
+        n = min(4, len(xp) - 1)  # a wider baseline than the last two knots
+        lo_slope = float(np.clip((fp[n] - fp[0]) / max(xp[n] - xp[0], 1e-6), 0.1, 10.0))
+        hi_slope = float(np.clip((fp[-1] - fp[-1 - n]) / max(xp[-1] - xp[-1 - n], 1e-6), 0.1, 10.0))
         lo = x < xp[0]
         hi = x > xp[-1]
         y[lo] = fp[0] + lo_slope * (x[lo] - xp[0])
@@ -121,9 +122,9 @@ def fit_transfer(
     n_bins : int
         Quantile bins of the AFTER values per band.
     invariant_fraction : float
-        Fraction of the pixels with the smallest residual kept as invariant each iteration.
+        Quantile of the residual taken as typical; pixels within three times it are invariant.
     iterations : int
-        Refits on the invariant pixels after the first (all-pixel) fit.
+        Refits on the invariant pixels after the first fit (quantile matching of all pixels).
 
     Returns
     -------
@@ -149,22 +150,26 @@ def fit_transfer(
     nb = before.shape[0]
     b = before.reshape(nb, -1)[:, idx].astype(np.float64)
     a = after.reshape(nb, -1)[:, idx].astype(np.float64)
+    # first fit: quantile matching of all common pixels (monotone, no outlier can flip it)
+    qs = np.linspace(0.0, 1.0, n_bins + 1)
+    knots_a = [np.quantile(a[k], qs) for k in range(nb)]
+    knots_b = [np.quantile(b[k], qs) for k in range(nb)]
+    knots_a, knots_b = zip(*(_strictly_increasing(x, y) for x, y in zip(knots_a, knots_b, strict=True)), strict=True)
     keep = np.ones(idx.size, dtype=bool)
-    knots_a = knots_b = None
-    for it in range(iterations + 1):
+    for _ in range(iterations):
+        resid = np.zeros(idx.size)
+        for k in range(nb):
+            pred = np.interp(a[k], knots_a[k], knots_b[k])
+            resid += (pred - b[k]) ** 2
+        # squared residual: within (3 x the typical residual)^2, with a floor of one 8-bit level;
+        # a fraction alone would keep only the mid-tones when the residual grows with brightness
+        thr = max(9.0 * float(np.quantile(resid, invariant_fraction)), nb * (1.5 / 255.0) ** 2)
+        keep = resid <= thr
         knots_a, knots_b = [], []
         for k in range(nb):
             ka, kb = _binned_monotone(a[k, keep], b[k, keep], n_bins)
             knots_a.append(ka)
             knots_b.append(kb)
-        if it == iterations:
-            break
-        resid = np.zeros(idx.size)
-        for k in range(nb):
-            pred = np.interp(a[k], knots_a[k], knots_b[k])
-            resid += (pred - b[k]) ** 2
-        thr = np.quantile(resid, invariant_fraction)
-        keep = resid <= thr
     n = max(len(v) for v in knots_a)
     ka_arr = np.stack([np.interp(np.linspace(0, 1, n), np.linspace(0, 1, len(v)), v) for v in knots_a])
     kb_arr = np.stack([np.interp(np.linspace(0, 1, n), np.linspace(0, 1, len(v)), v) for v in knots_b])
@@ -178,21 +183,44 @@ def _binned_monotone(a: np.ndarray, b: np.ndarray, n_bins: int) -> tuple[np.ndar
         # (nearly) constant band: offset only
         return np.array([a.min() - 1.0, a.min() + 1.0]), np.array([np.median(b) - 1.0, np.median(b) + 1.0])
     which = np.clip(np.searchsorted(qs, a, side="right") - 1, 0, qs.size - 2)
-    xs, ys = [], []
+    xs, ys, ws = [], [], []
+    min_count = max(5, int(0.3 * a.size / n_bins))  # a thin bin is a few outliers
     for i in range(qs.size - 1):
         sel = which == i
-        if sel.sum() < 5:
+        if sel.sum() < min_count:
             continue
         xs.append(np.median(a[sel]))
         ys.append(np.median(b[sel]))
+        ws.append(sel.sum())
     xs_arr = np.asarray(xs)
-    ys_arr = np.maximum.accumulate(np.asarray(ys))
+    ys_arr = _isotonic(np.asarray(ys), np.asarray(ws, float))
     if xs_arr.size < 2:
-        slope = 1.0
-        return np.array([xs_arr[0], xs_arr[0] + 1.0]), np.array([ys_arr[0], ys_arr[0] + slope])
-    # strictly increasing knots for np.interp
-    good = np.concatenate([[True], np.diff(xs_arr) > 1e-9])
-    return xs_arr[good], ys_arr[good]
+        return np.array([xs_arr[0], xs_arr[0] + 1.0]), np.array([ys_arr[0], ys_arr[0] + 1.0])
+    return _strictly_increasing(xs_arr, ys_arr)
+
+
+def _strictly_increasing(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    good = np.concatenate([[True], np.diff(x) > 1e-9])
+    x, y = np.asarray(x)[good], np.asarray(y)[good]
+    if x.size < 2:
+        return np.array([x[0], x[0] + 1.0]), np.array([y[0], y[0] + 1.0])
+    return x, y
+
+
+def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted non-decreasing least-squares fit (pool adjacent violators)."""
+    vals, wts, lens = [], [], []
+    for yi, wi in zip(y, w, strict=True):
+        vals.append(float(yi))
+        wts.append(float(wi))
+        lens.append(1)
+        while len(vals) > 1 and vals[-2] > vals[-1]:
+            v2, w2, l2 = vals.pop(), wts.pop(), lens.pop()
+            v1, w1, l1 = vals.pop(), wts.pop(), lens.pop()
+            vals.append((v1 * w1 + v2 * w2) / (w1 + w2))
+            wts.append(w1 + w2)
+            lens.append(l1 + l2)
+    return np.repeat(vals, lens)
 
 
 def normalise(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5) -> Scene:
@@ -205,7 +233,7 @@ def normalise(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5)
     aligned : Scene
         The AFTER scene on BEFORE's grid (``aligned.grid`` same as ``before.grid``).
     invariant_fraction : float
-        Fraction of common valid pixels treated as unchanged when fitting.
+        Quantile of the first fit's residual taken as typical (see :func:`fit_transfer`).
 
     Returns
     -------

@@ -1,0 +1,442 @@
+"""Cross-date matching of aircraft and classification into aircraft-level changes.
+
+Steps of :func:`find_changes`:
+
+1. aircraft candidates in each date (the built-in detector, a user :class:`Detector`, and/or
+   external detections), dropped where the change map says the area cannot be judged;
+2. **burned**: a BEFORE aircraft whose spot is, in AFTER, a dark, grey remnant with scorch
+   around it;
+3. **same place**: BEFORE and AFTER aircraft paired one-to-one by position and size
+   (Hungarian assignment); a pair is unchanged and reported as nothing;
+4. the rest must show real pixel change (so a detector miss in one date is not a change):
+   BEFORE aircraft that vanished and AFTER aircraft that are new;
+5. **moved**: vanished and new aircraft paired by size, shape and paint (Hungarian
+   assignment); the remainder are **disappeared** and **appeared**;
+6. **obscured**: cloud, cloud shadow and no-data areas.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from shapely.geometry import shape
+
+from ..change import ChangeMap
+from ..scene import Scene
+from .context import segment_aeroways
+from .detect import BuiltinDetector, Detector, background
+from .model import Aeroways, Aircraft, Change
+
+__all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas"]
+
+log = logging.getLogger(__name__)
+
+_AIRCRAFT_CLASSES = ("burned", "moved", "appeared", "disappeared")
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectResult:
+    """What the object stage found.
+
+    Attributes
+    ----------
+    changes : tuple of Change
+        Aircraft-level changes then obscured areas, ids from 1.
+    aircraft_before, aircraft_after : tuple of Aircraft
+        Aircraft found in each date (judged areas only), BEFORE-grid map coordinates.
+    aeroways : Aeroways
+        The context used (given, or segmented from BEFORE).
+    """
+
+    changes: tuple[Change, ...]
+    aircraft_before: tuple[Aircraft, ...]
+    aircraft_after: tuple[Aircraft, ...]
+    aeroways: Aeroways
+
+
+# -- raster helpers --------------------------------------------------------------------------
+def _window(geom, grid, pad_px: int = 2):
+    """Pixel window (row slice, col slice) covering ``geom`` and its mask there."""
+    from rasterio import features
+
+    minx, miny, maxx, maxy = geom.bounds
+    rows, cols = grid.rowcol(np.array([minx, maxx, minx, maxx]), np.array([miny, miny, maxy, maxy]))
+    r0 = max(int(np.floor(rows.min())) - pad_px, 0)
+    r1 = min(int(np.ceil(rows.max())) + pad_px, grid.height)
+    c0 = max(int(np.floor(cols.min())) - pad_px, 0)
+    c1 = min(int(np.ceil(cols.max())) + pad_px, grid.width)
+    if r1 <= r0 or c1 <= c0:
+        return None, None
+    t = grid.transform @ grid.transform.translation(c0, r0)
+    m = features.geometry_mask([geom], out_shape=(r1 - r0, c1 - c0), transform=t, invert=True,
+                               all_touched=False)
+    return (slice(r0, r1), slice(c0, c1)), m
+
+
+def _mean_in(arr: np.ndarray, geom, grid) -> float:
+    win, m = _window(geom, grid)
+    if win is None or not m.any():
+        return float("nan")
+    return float(arr[win][m].mean())
+
+
+def _frac_in(mask: np.ndarray, geom, grid) -> float:
+    win, m = _window(geom, grid)
+    if win is None or not m.any():
+        return 1.0
+    return float(mask[win][m].mean())
+
+
+def _dims(a: Aircraft) -> tuple[float, float]:
+    return max(a.length_m, a.span_m), min(a.length_m, a.span_m)
+
+
+def _to_map_units(grid) -> float:
+    """Map units per metre."""
+    return 1.0 / grid.metres_per_unit
+
+
+# -- obscured areas --------------------------------------------------------------------------
+def obscured_areas(cm: ChangeMap, *, min_area_m2: float = 500.0, simplify_m: float = 2.0):
+    """Polygons of the areas that cannot be judged, with what hides them.
+
+    Returns
+    -------
+    list of (geometry, note)
+        ``note`` is 'cloud' (cloud or its shadow) or 'no data'.
+    """
+    from rasterio import features
+    from scipy import ndimage as ndi
+
+    grid = cm.grid
+    gsd = grid.gsd
+    out = []
+    k = _to_map_units(grid)
+    cloud = cm.cloud | cm.cloud_shadow
+    for mask, note in ((cloud, "cloud"), (cm.nodata & ~cloud, "no data")):
+        if not mask.any():
+            continue
+        # join nearby pieces (a cloud and its shadow), close small gaps
+        m = ndi.binary_closing(mask, iterations=max(1, int(round(3.0 / gsd))))
+        m |= mask
+        polys = [shape(g) for g, v in features.shapes(m.astype(np.uint8), mask=m, transform=grid.transform) if v]
+        min_area = min_area_m2 * k * k
+        for p in polys:
+            if p.area < min_area:
+                continue
+            q = p.simplify(simplify_m * k).buffer(0)
+            if not q.is_empty:
+                out.append((q, note))
+    return out
+
+
+# -- burned ----------------------------------------------------------------------------------
+def _burned_score(b: Aircraft, before_lum, after_lum, after_chroma, bg_before_lum, grid, k) -> float:
+    """0..1: how much the BEFORE aircraft's spot looks burned in AFTER."""
+    spot = b.footprint.buffer(2.0 * k)
+    ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
+    la = _mean_in(after_lum, spot, grid)
+    ground_before = _mean_in(bg_before_lum, spot, grid)
+    if not np.isfinite(la) or not np.isfinite(ground_before) or ground_before <= 0:
+        return 0.0
+    darkness = 1.0 - la / ground_before  # remnant + scorch: much darker than the ground was
+    sat = _mean_in(after_chroma, spot, grid)
+    # scorch: the surrounding ground is darker in AFTER than in BEFORE
+    ring_a = _mean_in(after_lum, ring, grid)
+    ring_b = _mean_in(before_lum, ring, grid)
+    scorch = 1.0 - ring_a / max(ring_b, 1e-3) if np.isfinite(ring_a) and np.isfinite(ring_b) else 0.0
+    s_dark = np.clip((darkness - 0.25) / 0.35, 0, 1)
+    s_scorch = np.clip((scorch - 0.1) / 0.3, 0, 1)
+    s_grey = 1.0 if not np.isfinite(sat) else float(np.clip((0.2 - sat) / 0.1, 0, 1))
+    return float(s_dark * (0.5 + 0.5 * s_scorch) * s_grey)
+
+
+# -- matching --------------------------------------------------------------------------------
+def _same_place(before: Sequence[Aircraft], after: Sequence[Aircraft], k: float):
+    """One-to-one pairs (i, j) of aircraft at the same place with a similar size."""
+    if not before or not after:
+        return []
+    big = 1e6
+    cost = np.full((len(before), len(after)), big)
+    for i, b in enumerate(before):
+        bx, by = b.centroid
+        db = _dims(b)
+        for j, a in enumerate(after):
+            ax, ay = a.centroid
+            d = np.hypot(ax - bx, ay - by) / k
+            gate = max(6.0, 0.3 * max(db[0], _dims(a)[0]))
+            if d > gate:
+                continue
+            inter = b.footprint.intersection(a.footprint).area
+            iou = inter / max(b.footprint.union(a.footprint).area, 1e-9)
+            da = _dims(a)
+            size = abs(np.log(db[0] / da[0]))
+            if size > 0.45 or iou < 0.15:
+                continue
+            cost[i, j] = d / gate + size + (1 - iou)
+    r, c = linear_sum_assignment(cost)
+    return [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < big]
+
+
+def _moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
+    """Pairs (i, j) of a vanished BEFORE aircraft and a new AFTER aircraft of the same type."""
+    if not vanished or not new:
+        return [], {}
+    big = 1e6
+    cost = np.full((len(vanished), len(new)), big)
+    for i, b in enumerate(vanished):
+        db = _dims(b)
+        cb = np.asarray(b.features.get("mean_rgb", ()), float)
+        for j, a in enumerate(new):
+            da = _dims(a)
+            size = abs(np.log(db[0] / da[0])) + 0.5 * abs(np.log(db[1] / da[1]))
+            if size > 0.5 or b.size_class != a.size_class and size > 0.25:
+                continue
+            ca = np.asarray(a.features.get("mean_rgb", ()), float)
+            paint = float(np.abs(cb - ca).mean()) if cb.size and cb.size == ca.size else 0.0
+            if paint > 0.2:
+                continue
+            # aircraft that arrive on a stand are more often new arrivals than moved ones
+            surf = new_surface[j]
+            stand_penalty = 0.3 if surf in ("stand", "apron") else 0.0
+            # identical aircraft: prefer the shorter trip, as a tie-breaker only
+            dist_m = np.hypot(*np.subtract(a.centroid, b.centroid)) / k
+            cost[i, j] = size + 3.0 * paint + stand_penalty + 1e-4 * dist_m
+    r, c = linear_sum_assignment(cost)
+    pairs = [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < 0.6]
+    return pairs, {p: float(cost[p]) for p in pairs}
+
+
+def _changed_enough(a: Aircraft, magnitude: np.ndarray, grid, *, threshold: float, k: float) -> float:
+    """Median change magnitude inside the footprint (edges and shadows left out), if high."""
+    inner = a.footprint.buffer(-0.75 * k)
+    if inner.is_empty or inner.area < 0.2 * a.footprint.area:
+        inner = a.footprint
+    win, m = _window(inner, grid)
+    if win is None or not m.any():
+        return 0.0
+    v = float(np.median(magnitude[win][m]))
+    return v if v >= threshold else 0.0
+
+
+def _merge_external(builtin: list[Aircraft], external: Sequence[Aircraft], date: str) -> list[Aircraft]:
+    out = list(builtin)
+    for e in external:
+        d = e.features.get("date") if e.features else None
+        if d not in (None, date):
+            continue
+        # an external detection replaces the built-in ones it overlaps
+        out = [a for a in out if a.footprint.intersection(e.footprint).area < 0.3 * min(a.footprint.area, e.footprint.area)]
+        out.append(e)
+    return out
+
+
+# -- the stage -------------------------------------------------------------------------------
+def find_changes(
+    before: Scene,
+    normalised: Scene,
+    cm: ChangeMap,
+    *,
+    aeroways: Aeroways | None = None,
+    detector: Detector | None = None,
+    external: Sequence[Aircraft] | None = None,
+    min_aircraft_m: float = 12.0,
+    min_change: float = 0.2,
+    obscured_min_area_m2: float = 500.0,
+    min_score: float = 0.72,
+) -> ObjectResult:
+    """Aircraft-level changes between BEFORE and the aligned, normalised AFTER.
+
+    Parameters
+    ----------
+    before : Scene
+    normalised : Scene
+        AFTER on BEFORE's grid, radiometry matched (:func:`airdiff.radiometry.normalise`).
+    cm : ChangeMap
+        From :func:`airdiff.change.change_map`.
+    aeroways : Aeroways, optional
+        Airfield surfaces on BEFORE's grid; segmented from BEFORE when not given.
+    detector : Detector, optional
+        Replaces the built-in detector (called once per date with ``mask`` = judged pixels).
+    external : sequence of Aircraft, optional
+        Extra detections. One with ``features['date']`` 'before' or 'after' is used in that
+        date only, one without in both; each replaces the detections it overlaps.
+    min_aircraft_m : float
+        Objects whose largest dimension is smaller are never aircraft (vehicles, equipment).
+    min_change : float
+        Mean change magnitude over a footprint needed to call an aircraft vanished or new.
+    obscured_min_area_m2 : float
+        Smallest obscured area reported.
+    min_score : float
+        Detection score an unpaired aircraft needs to be reported appeared or disappeared.
+
+    Returns
+    -------
+    ObjectResult
+    """
+    grid = before.grid
+    k = _to_map_units(grid)  # map units per metre
+    if aeroways is None:
+        aeroways = segment_aeroways(before)
+    judged = cm.judged
+    det = detector if detector is not None else BuiltinDetector(min_aircraft_m=min_aircraft_m)
+    # BEFORE is searched wherever it has data: an aircraft whose spot the AFTER cloud hides
+    # can still be the origin of a move (never a disappearance)
+    found_b = list(det(before, mask=~cm.nodata & before.valid))
+    found_a = list(det(normalised, mask=judged & normalised.valid))
+    if external:
+        found_b = _merge_external(found_b, external, "before")
+        found_a = _merge_external(found_a, external, "after")
+    obscured = cm.obscured
+
+    def big_enough(a: Aircraft) -> bool:
+        return max(a.length_m, a.span_m) >= min_aircraft_m
+
+    def hidden(a: Aircraft) -> bool:
+        return _frac_in(obscured, a.footprint.buffer(3.0 * k), grid) >= 0.15
+
+    ac_b_all = [a for a in found_b if big_enough(a)]
+    ac_b = [a for a in ac_b_all if not hidden(a)]
+    ac_b_hidden = [a for a in ac_b_all if hidden(a)]
+    ac_a = [a for a in found_a if big_enough(a) and not hidden(a)]
+
+    fb = np.nan_to_num(before.as_float())
+    fa = np.nan_to_num(normalised.as_float())
+    vis = slice(0, min(3, fb.shape[0]))
+    lum_b = fb[vis].mean(axis=0)
+    lum_a = fa[vis].mean(axis=0)
+    if fa.shape[0] >= 3:
+        mx = fa[vis].max(axis=0)
+        sat_a = mx - fa[vis].min(axis=0)  # chroma: stable for dark pixels, unlike saturation
+    else:
+        sat_a = np.zeros_like(lum_a)
+    bg_b = background(fb[vis].mean(axis=0, keepdims=True), gsd=before.gsd, width_m=max(40.0, 3 * min_aircraft_m))[0]
+
+    changes: list[dict] = []
+    # 2. burned on its stand
+    burned_idx = set()
+    for i, b in enumerate(ac_b):
+        s = _burned_score(b, lum_b, lum_a, sat_a, bg_b, grid, k)
+        if s >= 0.5:
+            burned_idx.add(i)
+            changes.append(dict(cls="burned", score=s, geometry=b.footprint, size_class=b.size_class,
+                                length_m=max(b.length_m, b.span_m),
+                                surface=aeroways.surface_at(b.footprint),
+                                from_surface=aeroways.surface_at(b.footprint)))
+    if burned_idx:
+        zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
+        ac_a_rest = [a for a in ac_a if not any(z.intersects(a.footprint) for z in zone)]
+    else:
+        ac_a_rest = list(ac_a)
+    ac_b_rest = [b for i, b in enumerate(ac_b) if i not in burned_idx]
+
+    # 3. same place
+    pairs = _same_place(ac_b_rest, ac_a_rest, k)
+    used_b = {i for i, _ in pairs}
+    used_a = {j for _, j in pairs}
+    # 4. real change only
+    vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b
+                and _changed_enough(b, cm.magnitude, grid, threshold=min_change, k=k)]
+    new = [a for j, a in enumerate(ac_a_rest) if j not in used_a
+           and _changed_enough(a, cm.magnitude, grid, threshold=min_change, k=k)]
+    # pieces and shadows of an aircraft that stayed belong to it, not to a change
+    stayed = [ac_b_rest[i].footprint.union(ac_a_rest[j].footprint).buffer(8.0 * k) for i, j in pairs]
+
+    def near_stayed(a: Aircraft) -> bool:
+        area = a.footprint.area
+        return any(z.intersection(a.footprint).area > 0.3 * area for z in stayed)
+
+    vanished = [b for b in vanished if not near_stayed(b)]
+    new = [a for a in new if not near_stayed(a)]
+    new_surface = [aeroways.surface_at(a.footprint) for a in new]
+    # 5. moved
+    mpairs, mcost = _moved_pairs(vanished, new, new_surface, k)
+    mv_b = {i for i, _ in mpairs}
+    mv_a = {j for _, j in mpairs}
+    moves = [(vanished[i], new[j], j, mcost[(i, j)], 1.0) for i, j in mpairs]
+    # new aircraft left over may come from a stand the AFTER cloud hides (lower score)
+    left = [j for j in range(len(new)) if j not in mv_a]
+    if left and ac_b_hidden:
+        hp, hcost = _moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k)
+        for i, jj in hp:
+            moves.append((ac_b_hidden[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7))
+            mv_a.add(left[jj])
+    for b, a, j, cost, factor in moves:
+        score = float(np.clip(factor * 0.5 * (a.score + b.score) * (1.0 - 0.5 * cost), 0, 1))
+        note = "" if factor == 1.0 else "came from a stand hidden by cloud in AFTER"
+        changes.append(dict(cls="moved", score=score, geometry=a.footprint, from_geometry=b.footprint,
+                            surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
+                            size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note))
+    for i, b in enumerate(vanished):
+        if i in mv_b or b.score < min_score:
+            continue
+        changes.append(dict(cls="disappeared", score=b.score, geometry=b.footprint,
+                            from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
+                            length_m=max(b.length_m, b.span_m)))
+    for j, a in enumerate(new):
+        if j in mv_a or a.score < min_score:
+            continue
+        changes.append(dict(cls="appeared", score=a.score, geometry=a.footprint, surface=new_surface[j],
+                            size_class=a.size_class, length_m=max(a.length_m, a.span_m)))
+    order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
+    changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
+    # 6. obscured
+    for geom, note in obscured_areas(cm, min_area_m2=obscured_min_area_m2):
+        changes.append(dict(cls="obscured", score=1.0, geometry=geom, note=note))
+    out = tuple(Change(id=n, **c) for n, c in enumerate(changes, start=1))
+    log.info("objects: %s", summarise(out))
+    return ObjectResult(changes=out, aircraft_before=tuple(ac_b_all), aircraft_after=tuple(ac_a),
+                        aeroways=aeroways)
+
+
+# -- summary ---------------------------------------------------------------------------------
+_TO = {
+    "runway": ("to the runway", "to the runway"),
+    "taxiway": ("to a taxiway", "to taxiways"),
+    "stand": ("to another stand", "to other stands"),
+    "apron": ("to the apron", "to the apron"),
+    "grass": ("onto grass", "onto grass"),
+}
+
+
+def summarise(changes: Sequence[Change]) -> str:
+    """One quotable line of counts.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> from airdiff.objects.model import Change
+    >>> cs = [Change(1, "burned", 0.9, box(0, 0, 1, 1)),
+    ...       Change(2, "moved", 0.9, box(0, 0, 1, 1), surface="runway"),
+    ...       Change(3, "obscured", 1.0, box(0, 0, 9, 9), note="cloud")]
+    >>> summarise(cs)
+    '1 burned · 1 moved (1 to the runway) · 0 appeared · 0 disappeared · 1 area cannot be assessed (cloud)'
+    """
+    c = Counter(ch.cls for ch in changes)
+    parts = []
+    for cls in _AIRCRAFT_CLASSES:
+        text = f"{c.get(cls, 0)} {cls}"
+        if cls == "moved" and c.get("moved", 0):
+            where = Counter(ch.surface for ch in changes if ch.cls == "moved")
+            bits = []
+            for surf in ("taxiway", "runway", "stand", "apron", "grass"):
+                n = where.pop(surf, 0)
+                if n:
+                    bits.append(f"{n} {_TO[surf][0 if n == 1 else 1]}")
+            rest = sum(where.values())
+            if rest:
+                bits.append(f"{rest} elsewhere")
+            text += f" ({', '.join(bits)})"
+        parts.append(text)
+    if c.get("changed", 0):
+        parts.append(f"{c['changed']} other change{'s' if c['changed'] != 1 else ''}")
+    n_obs = c.get("obscured", 0)
+    if n_obs:
+        why = sorted({ch.note or "cloud" for ch in changes if ch.cls == "obscured"})
+        parts.append(f"{n_obs} area{'s' if n_obs != 1 else ''} cannot be assessed ({', '.join(why)})")
+    return " · ".join(parts)

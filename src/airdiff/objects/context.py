@@ -1,0 +1,158 @@
+"""Airfield context without a map: paved surfaces segmented from the BEFORE image.
+
+Paved surfaces are grey (low saturation) and smooth at the scale of a few metres, unlike
+grass and soil. Their width tells them apart:
+
+- the **apron** holds a disk of about 60 m: large paved areas;
+- the **runway** is the longest strip at least about 35 m wide (typically 45–60 m) and
+  longer than 1 km or spanning the scene;
+- **taxiways** are the remaining long paved strips (typically 15–25 m wide).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage as ndi
+from shapely.geometry import MultiPolygon, shape
+from shapely.ops import unary_union
+
+from ..scene import Scene
+from .model import Aeroways
+
+__all__ = ["segment_aeroways", "paved_mask"]
+
+log = logging.getLogger(__name__)
+
+_CELL_M = 2.0  # working resolution
+
+
+def _coarse(scene: Scene) -> tuple[np.ndarray, int]:
+    f = np.nan_to_num(scene.as_float())
+    step = max(1, int(round(_CELL_M / scene.gsd)))
+    r, c = (f.shape[1] // step) * step, (f.shape[2] // step) * step
+    g = f[:, :r, :c].reshape(f.shape[0], r // step, step, c // step, step).mean(axis=(2, 4))
+    return g, step
+
+
+def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
+    """Paved surfaces on a coarse (~2 m) grid.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (rows // step, cols // step)
+    step : int
+        Pixels of ``scene`` per coarse cell.
+    """
+    g, step = _coarse(scene)
+    valid = ndi.binary_erosion(scene.valid[: g.shape[1] * step: step, : g.shape[2] * step: step])
+    vis = g[: min(3, g.shape[0])]
+    lum = vis.mean(axis=0)
+    cell = step * scene.gsd
+    win = max(3, int(round(8.0 / cell)) | 1)
+    m = ndi.uniform_filter(lum, win)
+    tex = np.sqrt(np.maximum(ndi.uniform_filter(lum * lum, win) - m * m, 0))
+    if vis.shape[0] >= 3:
+        mx = vis.max(axis=0)
+        sat = (mx - vis.min(axis=0)) / np.maximum(mx, 1e-3)
+        grey = ndi.uniform_filter(sat, win) < 0.14
+    else:
+        grey = np.ones(lum.shape, bool)
+    smooth = tex < max(0.04, float(np.percentile(tex[valid], 35)) if valid.any() else 0.04)
+    paved = grey & smooth & valid
+    paved = ndi.binary_closing(paved, iterations=2)
+    paved = ndi.binary_opening(paved, iterations=2)
+    return paved, step
+
+
+def _open_disk(mask: np.ndarray, r_cells: float) -> np.ndarray:
+    """Opening by a disk (via distance transforms)."""
+    if r_cells <= 0 or not mask.any():
+        return mask
+    er = ndi.distance_transform_edt(np.pad(mask, 1)) [1:-1, 1:-1] > r_cells
+    return ndi.distance_transform_edt(~er) <= r_cells
+
+
+def _close_disk(mask: np.ndarray, r_cells: float) -> np.ndarray:
+    """Closing by a disk (via distance transforms)."""
+    if r_cells <= 0 or not mask.any():
+        return mask
+    pad = int(np.ceil(r_cells)) + 1
+    m = np.pad(mask, pad, mode="edge")
+    di = ndi.distance_transform_edt(~m) <= r_cells
+    cl = ndi.distance_transform_edt(di) > r_cells
+    return cl[pad:-pad, pad:-pad] | mask
+
+
+def _polygons(mask: np.ndarray, transform, min_area: float):
+    from rasterio import features
+
+    polys = [shape(g) for g, v in features.shapes(mask.astype(np.uint8), mask=mask, transform=transform) if v]
+    polys = [p.simplify(2.0).buffer(0) for p in polys if p.area >= min_area]
+    return [p for p in polys if not p.is_empty]
+
+
+def segment_aeroways(scene: Scene) -> Aeroways:
+    """Runway, taxiways and aprons found in one scene (usually BEFORE).
+
+    Parameters
+    ----------
+    scene : Scene
+
+    Returns
+    -------
+    Aeroways
+        ``source='segmented'``; features ('runway' | 'taxiway' | 'apron', Polygon) in
+        ``scene.grid`` map coordinates. Empty when nothing paved is found.
+    """
+    paved, step = paved_mask(scene)
+    if not paved.any():
+        return Aeroways((), source="segmented")
+    cell = step * scene.gsd
+    transform = scene.grid.transform @ scene.grid.transform.scale(step, step)
+    unit2 = (scene.grid.res[0] * scene.grid.res[1]) * step * step  # map units² per cell
+    paved = _close_disk(paved, 6.0 / cell)  # painted lines and aircraft make small holes
+    apron = _open_disk(paved, 30.0 / cell)
+    apron = ndi.binary_fill_holes(_close_disk(apron, 30.0 / cell))
+    lab, n = ndi.label(apron)
+    if n:
+        areas = np.bincount(lab.ravel())[1:] * cell * cell
+        keep = np.concatenate([[False], areas >= 15_000.0])
+        apron = keep[lab]
+    rest = paved & ~ndi.binary_dilation(apron, iterations=2)
+    # centre-line dashes cut holes; the texture window erodes the edges by ~6 m
+    wide = _open_disk(_close_disk(rest, 10.0 / cell), 12.0 / cell)
+    runway = np.zeros_like(paved)
+    rows, cols = paved.shape
+    lab, n = ndi.label(wide)
+    best, best_len = 0, 0.0
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        h, w = (sl[0].stop - sl[0].start) * cell, (sl[1].stop - sl[1].start) * cell
+        length = max(h, w)
+        spans = (w >= 0.9 * cols * cell) or (h >= 0.9 * rows * cell)
+        log.debug("strip %s: %.0f x %.0f m, spans=%s", sl, h, w, spans)
+        if (length >= 1000.0 or spans) and length > best_len and length / max(min(h, w), 1) > 5:
+            best, best_len = i, length
+    if best:
+        runway = lab == best
+        runway = ndi.binary_dilation(runway, iterations=2) & paved
+    taxi = paved & ~ndi.binary_dilation(apron, iterations=1) & ~runway
+    taxi = _open_disk(taxi, 5.0 / cell)
+    feats = []
+    for kind, m, min_area_m2 in (("runway", runway, 5000.0), ("apron", apron, 15_000.0),
+                                 ("taxiway", taxi, 1500.0)):
+        for p in _polygons(m, transform, min_area_m2 / (cell * cell) * unit2):
+            feats.append((kind, p))
+    log.debug("segmented aeroways: %s", [k for k, _ in feats])
+    return Aeroways(tuple(feats), source="segmented")
+
+
+def union_of(aeroways: Aeroways, kinds=("runway", "taxiway", "apron", "stand")):
+    """Union of the features of the given kinds (empty geometry when none)."""
+    geoms = [g for k, g in aeroways.features if k in kinds]
+    if not geoms:
+        return MultiPolygon()
+    return unary_union(geoms)

@@ -1,0 +1,394 @@
+"""Aircraft candidates in one date: the built-in detector and the :class:`Detector` protocol.
+
+The built-in detector looks for compact objects that differ from their local background
+(brighter *or* darker paint, or another colour), removes their cast shadow (much darker
+than the background, grey, on the side away from the sun), and keeps those whose size
+and shape fit an aircraft at the scene's GSD:
+
+- longest dimension between ``min_aircraft_m`` (vehicles, equipment are smaller) and
+  about 85 m (the largest transports with their wings);
+- a cross-like outline: a wing span and a length both well above a vehicle's width, and a
+  low *solidity* (area / convex-hull area); buildings are solid rectangles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from scipy import ndimage as ndi
+from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.ops import unary_union
+
+from ..scene import Scene
+from .model import Aircraft
+
+__all__ = ["Detector", "BuiltinDetector", "detect_aircraft", "size_class_of", "background"]
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that finds aircraft in one scene.
+
+    ``mask`` (bool, shape (rows, cols)) is True where the detector may look (valid, not
+    obscured); ``None`` means everywhere. Footprints are in ``scene.grid`` map coordinates.
+    """
+
+    def __call__(self, scene: Scene, *, mask: np.ndarray | None = None) -> Sequence[Aircraft]: ...
+
+
+def size_class_of(length_m: float, span_m: float) -> str:
+    """'large' (≥ 35 m), 'medium' (22–35 m), 'small' (fighters, 12–22 m) from the largest dimension."""
+    d = max(length_m, span_m)
+    if d >= 35.0:
+        return "large"
+    if d >= 22.0:
+        return "medium"
+    if d >= 12.0:
+        return "small"
+    return "unknown"
+
+
+def _float(scene: Scene) -> np.ndarray:
+    f = scene.as_float()
+    return np.nan_to_num(f, copy=False)
+
+
+def _block_mean(x: np.ndarray, step: int) -> np.ndarray:
+    r, c = x.shape
+    rp, cp = -(-r // step) * step, -(-c // step) * step
+    xp = np.pad(x, ((0, rp - r), (0, cp - c)), mode="edge")
+    return xp.reshape(rp // step, step, cp // step, step).mean(axis=(1, 3))
+
+
+def background(f: np.ndarray, *, gsd: float, width_m: float = 10.0) -> np.ndarray:
+    """Local background per band: objects narrower than ``width_m`` removed.
+
+    A grey opening then a grey closing with a ``width_m`` square: bright and
+    dark structures narrower than that (fuselages, wings, their shadows, vehicles) are
+    replaced by their surroundings, while wider surfaces (taxiways, runways, aprons)
+    stay.
+
+    Parameters
+    ----------
+    f : ndarray, shape (bands, rows, cols)
+    gsd : float
+        Metres per pixel.
+    width_m : float
+        Widest structure treated as an object.
+
+    Returns
+    -------
+    ndarray, shape (bands, rows, cols), float32
+    """
+    size = max(3, int(round(width_m / gsd)) | 1)
+    out = np.empty(f.shape, np.float32)
+    for k in range(f.shape[0]):
+        # opening removes narrow bright objects, the closing then narrow dark ones (shadows)
+        out[k] = ndi.grey_closing(ndi.grey_opening(f[k], size=(size, size), mode="reflect"),
+                                  size=(size, size), mode="reflect")
+    return out
+
+
+def _mask_to_polygon(mask: np.ndarray, transform) -> Polygon | None:
+    from rasterio import features
+
+    polys = [shape(g) for g, v in features.shapes(mask.astype(np.uint8), mask=mask, transform=transform) if v]
+    if not polys:
+        return None
+    g = unary_union(polys)
+    if isinstance(g, MultiPolygon):
+        g = max(g.geoms, key=lambda p: p.area)
+    return Polygon(g.exterior)
+
+
+def _axes(rr: np.ndarray, cc: np.ndarray, gsd: float):
+    """Extents (m) along the principal axes and the major axis angle (deg clockwise from up)."""
+    y = rr.astype(float) - rr.mean()
+    x = cc.astype(float) - cc.mean()
+    cov = np.cov(np.vstack([x, y]))
+    w, v = np.linalg.eigh(cov)
+    major = v[:, 1]
+    minor = v[:, 0]
+    p1 = x * major[0] + y * major[1]
+    p2 = x * minor[0] + y * minor[1]
+    e1 = (np.percentile(p1, 99.5) - np.percentile(p1, 0.5) + 1) * gsd
+    e2 = (np.percentile(p2, 99.5) - np.percentile(p2, 0.5) + 1) * gsd
+    # angle of the major axis, clockwise from image up (-row)
+    ang = float(np.degrees(np.arctan2(major[0], -major[1]))) % 180.0
+    return e1, e2, ang, float(w[1] / max(w[0], 1e-9))
+
+
+def detect_aircraft(
+    scene: Scene,
+    *,
+    mask: np.ndarray | None = None,
+    min_aircraft_m: float = 12.0,
+    max_aircraft_m: float = 85.0,
+    contrast: float = 0.09,
+    bg: np.ndarray | None = None,
+) -> list[Aircraft]:
+    """Find aircraft-like objects in one scene.
+
+    Parameters
+    ----------
+    scene : Scene
+        Any band count, 8/16-bit or float.
+    mask : ndarray of bool, optional
+        True where to look (e.g. valid, not cloud, on or near paved surfaces).
+    min_aircraft_m : float
+        Objects whose largest dimension is below this are vehicles or equipment.
+    max_aircraft_m : float
+        Objects whose largest dimension is above this are not one aircraft.
+    contrast : float
+        Colour distance to the local background (in [0, 1] units) that marks an object.
+    bg : ndarray, optional
+        Precomputed :func:`background` of the scene.
+
+    Returns
+    -------
+    list of Aircraft
+        Footprints (shadows removed) in ``scene.grid`` map coordinates.
+    """
+    gsd = scene.gsd
+    f = _float(scene)
+    # fine texture (slab joints, grass, noise) would otherwise ride on the morphological envelope
+    sigma = max(0.5, 0.75 / gsd)
+    fs = np.stack([ndi.gaussian_filter(b, sigma) for b in f])
+    if bg is None:
+        bg = background(fs, gsd=gsd)
+    nb = f.shape[0]
+    diff = fs - bg
+    dist = np.sqrt((diff * diff).mean(axis=0))
+    vis = slice(0, min(3, nb))
+    lum = f[vis].mean(axis=0)
+    lum_bg = bg[vis].mean(axis=0)
+    sm = dist
+    strong = sm > 2 * contrast
+    weak = sm > contrast
+    if mask is not None:
+        weak &= mask
+        strong &= mask
+    # cut thin links (painted lines, joints) so objects do not chain along them
+    r_open = max(1, int(round(0.8 / gsd)))
+    y, x = np.ogrid[-r_open : r_open + 1, -r_open : r_open + 1]
+    weak = ndi.binary_opening(weak, structure=(x * x + y * y) <= r_open * r_open)
+    lab, n = ndi.label(weak)
+    if n == 0:
+        return []
+    # keep weak components that contain strong pixels (hysteresis)
+    has_strong = np.zeros(n + 1, bool)
+    has_strong[np.unique(lab[strong])] = True
+    has_strong[0] = False
+    min_px = (0.25 * min_aircraft_m * min_aircraft_m * 0.25) / (gsd * gsd)
+    counts = np.bincount(lab.ravel(), minlength=n + 1)
+    ok = has_strong & (counts >= min_px)
+    # shadow pixels: much darker than the background and grey
+    if nb >= 3:
+        mx = f[vis].max(axis=0)
+        sat = (mx - f[vis].min(axis=0)) / np.maximum(mx, 1e-3)
+    else:
+        sat = np.zeros_like(lum)
+    shadowish = (lum < 0.62 * lum_bg) & (sat < 0.25)
+    out: list[Aircraft] = []
+    objs = ndi.find_objects(lab)
+    transform = scene.grid.transform
+    pad = 2
+    for i, sl in enumerate(objs, start=1):
+        if sl is None or not ok[i]:
+            continue
+        r0 = max(sl[0].start - pad, 0)
+        r1 = min(sl[0].stop + pad, lab.shape[0])
+        c0 = max(sl[1].start - pad, 0)
+        c1 = min(sl[1].stop + pad, lab.shape[1])
+        ext_m = max(r1 - r0, c1 - c0) * gsd
+        if ext_m > 2.5 * max_aircraft_m:
+            continue
+        comp = lab[r0:r1, c0:c1] == i
+        shad = comp & shadowish[r0:r1, c0:c1]
+        body = comp & ~shad
+        body = ndi.binary_opening(body)
+        dark_object = body.sum() < 0.3 * comp.sum()
+        if dark_object:
+            body = comp
+        bl, bn = ndi.label(body)
+        if bn == 0:
+            continue
+        if bn > 1:
+            sizes = np.bincount(bl.ravel())
+            sizes[0] = 0
+            # keep the pieces that are large relative to the biggest (an aircraft is one piece)
+            keep = sizes >= 0.15 * sizes.max()
+            body = keep[bl]
+        whole = ndi.binary_closing(body, iterations=1) | body
+        for body in _split_touching(whole, gsd=gsd, max_aircraft_m=max_aircraft_m):
+            rr, cc = np.nonzero(body)
+            if rr.size < min_px:
+                continue
+            e1, e2, ang, elong = _axes(rr, cc, gsd)
+            if e1 < min_aircraft_m or e1 > max_aircraft_m:
+                log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'size', (r0, c0), e1, e2)
+                continue
+            if e2 < 0.35 * min_aircraft_m:
+                log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'thin', (r0, c0), e1, e2)
+                continue  # a thin strip (marking, edge)
+            hull_area = _hull_area(rr, cc)
+            solidity = rr.size / max(hull_area, 1.0)
+            area_m2 = rr.size * gsd * gsd
+            box_fill = area_m2 / (e1 * e2)
+            if solidity > 0.86 and box_fill > 0.8:
+                log.debug('reject solid at %s', (r0, c0))
+                continue  # a building or container: solid rectangle
+            fp = _mask_to_polygon(body, transform @ transform.translation(c0, r0))
+            if fp is None or fp.is_empty:
+                continue
+            sub = (slice(r0, r1), slice(c0, c1))
+            obj_lum = float(lum[sub][body].mean())
+            obj_bg = float(lum_bg[sub][body].mean())
+            obj_sat = float(sat[sub][body].mean())
+            obj_dist = float(dist[sub][body].mean())
+            # score: contrast, aircraft-like solidity (crosses are 0.3-0.7) and size
+            s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
+            s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
+            s_size = 1.0 if 15.0 <= e1 <= 70.0 else 0.6
+            score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
+            heading = ang if elong > 1.6 else float("nan")
+            feats = {
+                "lum": obj_lum,
+                "bg_lum": obj_bg,
+                "sat": obj_sat,
+                "contrast": obj_dist,
+                "solidity": float(solidity),
+                "area_m2": float(area_m2),
+                "dark": bool(dark_object),
+                "mean_rgb": _paint(f[:, sub[0], sub[1]], body),
+            }
+            length, span = e1, e2
+            out.append(
+                Aircraft(
+                    footprint=fp,
+                    length_m=float(length),
+                    span_m=float(span),
+                    heading_deg=heading,
+                    score=float(score),
+                    size_class=size_class_of(length, span),
+                    state="intact",
+                    source="builtin",
+                    features=feats,
+                )
+            )
+    out = _merge_pieces(out, gap_m=6.0 / scene.grid.metres_per_unit, max_aircraft_m=max_aircraft_m,
+                        k=1.0 / scene.grid.metres_per_unit)
+    log.debug("builtin detector: %d candidates in %s", len(out), scene.name)
+    return out
+
+
+def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float, k: float) -> list[Aircraft]:
+    """Join detections that are pieces of one aircraft (split by paint, shadow or markings)."""
+    if len(found) < 2:
+        return found
+    n = len(found)
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    grown = [a.footprint.buffer(gap_m) for a in found]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if grown[i].intersects(found[j].footprint):
+                u = found[i].footprint.union(found[j].footprint)
+                if _rect_dims(u)[0] / k <= max_aircraft_m * 0.75:
+                    parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(found[members[0]])
+            continue
+        parts = [found[i] for i in members]
+        geom = unary_union([p.footprint.buffer(gap_m) for p in parts]).buffer(-gap_m)
+        if isinstance(geom, MultiPolygon) or geom.is_empty:
+            geom = unary_union([p.footprint for p in parts]).convex_hull
+        d1, d2 = _rect_dims(geom)
+        best = max(parts, key=lambda p: p.footprint.area)
+        out.append(Aircraft(footprint=Polygon(geom.exterior), length_m=d1 / k, span_m=d2 / k,
+                            heading_deg=best.heading_deg, score=max(p.score for p in parts),
+                            size_class=size_class_of(d1 / k, d2 / k), state=best.state,
+                            source=best.source, features=dict(best.features)))
+    return out
+
+
+def _rect_dims(geom) -> tuple[float, float]:
+    r = geom.minimum_rotated_rectangle
+    xy = np.asarray(r.exterior.coords)
+    if len(xy) < 4:
+        return 0.0, 0.0
+    e = sorted([float(np.hypot(*(xy[1] - xy[0]))), float(np.hypot(*(xy[2] - xy[1])))], reverse=True)
+    return e[0], e[1]
+
+
+def _split_touching(body: np.ndarray, *, gsd: float, max_aircraft_m: float) -> list[np.ndarray]:
+    """Split a blob of aircraft parked wingtip to wingtip (joined by thin parts) into pieces."""
+    rr, cc = np.nonzero(body)
+    if rr.size == 0:
+        return []
+    if max(np.ptp(rr), np.ptp(cc)) * gsd <= max_aircraft_m:
+        return [body]
+    from skimage.segmentation import watershed
+
+    dist = ndi.distance_transform_edt(body)
+    cores, n = ndi.label(dist > 1.2 / gsd)  # fuselages and wing roots, not wingtips
+    if n < 2:
+        return [body]
+    sizes = np.bincount(cores.ravel())
+    sizes[0] = 0
+    keep = sizes >= 0.1 * sizes.max()
+    keep[0] = False
+    ids = np.cumsum(keep) * keep
+    markers = ids[cores]
+    if markers.max() < 2:
+        return [body]
+    ws = watershed(-dist, markers, mask=body)
+    return [ws == j for j in range(1, int(ws.max()) + 1)]
+
+
+def _paint(f: np.ndarray, body: np.ndarray) -> tuple[float, ...]:
+    """Median colour of the object's interior (edges mix with the ground)."""
+    inner = ndi.binary_erosion(body)
+    if inner.sum() < 10:
+        inner = body
+    return tuple(float(x) for x in np.median(f[:, inner], axis=1))
+
+
+def _hull_area(rr: np.ndarray, cc: np.ndarray) -> float:
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.column_stack([cc, rr]).astype(float)
+    # pixel corners so thin objects have an area
+    pts = np.concatenate([pts + d for d in ((0, 0), (1, 0), (0, 1), (1, 1))])
+    try:
+        return float(ConvexHull(pts).volume)
+    except (QhullError, ValueError):
+        return float(rr.size)
+
+
+class BuiltinDetector:
+    """The built-in detector as a :class:`Detector` (options fixed at construction)."""
+
+    def __init__(self, *, min_aircraft_m: float = 12.0, contrast: float = 0.09):
+        self.min_aircraft_m = min_aircraft_m
+        self.contrast = contrast
+
+    def __call__(self, scene: Scene, *, mask: np.ndarray | None = None) -> list[Aircraft]:
+        return detect_aircraft(scene, mask=mask, min_aircraft_m=self.min_aircraft_m,
+                               contrast=self.contrast)

@@ -1,0 +1,154 @@
+"""Aircraft-level changes recovered from synthetic airfields with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from airdiff.change import change_map
+from airdiff.objects import (
+    Aircraft,
+    Change,
+    Detector,
+    detect_aircraft,
+    find_changes,
+    segment_aeroways,
+    summarise,
+)
+from airdiff.radiometry import normalise
+
+synth = pytest.importorskip("airdiff.synth")
+
+AIRCRAFT = ("burned", "moved", "appeared", "disappeared")
+
+#: The built-in detector was tuned on the first synth layout; the current one (rotated
+#: runway, aircraft parked wingtip to wingtip, textured grass) is not recovered yet.
+NOT_YET = pytest.mark.xfail(strict=True, reason="built-in detector not yet tuned to the current synth layout")
+
+
+def _run(pair, **kw):
+    n = normalise(pair.before, pair.after)
+    cm = change_map(pair.before, n)
+    return find_changes(pair.before, n, cm, **kw), cm
+
+
+def _truth_xy(c):
+    g = c.after if c.cls in ("moved", "appeared", "burned") else c.before
+    return g.centroid.x, g.centroid.y
+
+
+def _assert_recovered(res, truth, *, classes, tol_m=5.0):
+    for cls in classes:
+        pred = [ch for ch in res.changes if ch.cls == cls]
+        want = [c for c in truth.changes if c.cls == cls]
+        assert len(pred) == len(want), (cls, summarise(res.changes))
+        for c in want:
+            tx, ty = _truth_xy(c)
+            d = min(np.hypot(p.centroid[0] - tx, p.centroid[1] - ty) for p in pred)
+            assert d <= tol_m, (cls, d)
+
+
+@pytest.fixture(scope="module")
+def strike():
+    pair = synth.make_pair(0, scenario="strike", misregistration="none", nuisances="all")
+    res, cm = _run(pair)
+    return pair, res, cm
+
+
+@NOT_YET
+def test_strike_counts_positions_and_surfaces(strike):
+    pair, res, _ = strike
+    _assert_recovered(res, pair.truth, classes=AIRCRAFT, tol_m=6.0)
+    moved = [c for c in res.changes if c.cls == "moved"]
+    assert sum(c.surface == "runway" for c in moved) == 1
+    assert sum(c.surface == "taxiway" for c in moved) == 10
+    # every move starts from a stand some truth aircraft left (identical airframes of one paint
+    # are interchangeable, so the pairing itself is not asserted)
+    origins = [c.before.centroid for c in pair.truth.changes if c.cls == "moved"]
+    for c in moved:
+        fx, fy = c.from_centroid
+        assert min(np.hypot(fx - o.x, fy - o.y) for o in origins) <= 6.0
+    assert summarise(res.changes).startswith(
+        "2 burned · 11 moved (10 to taxiways, 1 to the runway) · 0 appeared · 0 disappeared")
+
+
+def test_strike_cloud_is_reported_obscured_and_nothing_else(strike):
+    pair, res, _ = strike
+    cloud = [c for c in res.changes if c.cls == "obscured" and c.note == "cloud"]
+    assert cloud
+    covered = sum(c.geometry.intersection(pair.truth.cloud).area for c in cloud)
+    assert covered / pair.truth.cloud.area >= 0.7
+    assert not [c for c in res.changes if c.cls == "changed"]
+    # the aircraft under the cloud is neither appeared nor disappeared
+    for c in res.changes:
+        if c.cls in ("appeared", "disappeared"):
+            assert not c.geometry.intersects(pair.truth.cloud)
+
+
+@NOT_YET
+@pytest.mark.parametrize("seed", [1, 2])
+def test_static_scene_with_every_nuisance_has_no_change(seed):
+    pair = synth.make_pair(seed, scenario="static", misregistration="none", nuisances="all")
+    res, _ = _run(pair)
+    assert [c for c in res.changes if c.cls in AIRCRAFT + ("changed",)] == []
+
+
+@NOT_YET
+def test_random_scene_moves_and_burns():
+    pair = synth.make_pair(4, scenario="random", misregistration="none", nuisances="all")
+    res, _ = _run(pair)
+    _assert_recovered(res, pair.truth, classes=("burned", "moved"), tol_m=5.0)
+    for ch in (c for c in res.changes if c.cls == "moved"):
+        t = min((c for c in pair.truth.changes if c.cls == "moved"),
+                key=lambda c: np.hypot(c.after.centroid.x - ch.centroid[0], c.after.centroid.y - ch.centroid[1]))
+        assert np.hypot(ch.from_centroid[0] - t.before.centroid.x,
+                        ch.from_centroid[1] - t.before.centroid.y) <= 5.0
+
+
+@NOT_YET
+def test_detector_sizes_and_rejects_vehicles():
+    pair = synth.make_pair(1, scenario="static", misregistration="none", nuisances="none")
+    found = detect_aircraft(pair.before)
+    truth = pair.truth.aircraft_before
+    assert len(found) == len(truth)
+    for t in truth:
+        a = min(found, key=lambda a: t.footprint.centroid.distance(a.footprint.centroid))
+        assert a.footprint.centroid.distance(t.footprint.centroid) <= 3.0
+        assert a.size_class == t.kind
+    assert all(max(a.length_m, a.span_m) >= 12.0 for a in found)
+
+
+@NOT_YET
+def test_segmented_aeroways_find_runway_taxiways_apron(strike):
+    pair, _, _ = strike
+    aw = segment_aeroways(pair.before)
+    assert aw.source == "segmented"
+    kinds = {k for k, _ in aw.features}
+    assert {"runway", "taxiway", "apron"} <= kinds
+    runway = next(g for k, g in pair.truth.aeroways if k == "runway")
+    seg = [g for k, g in aw.features if k == "runway"][0]
+    assert seg.intersection(runway).area / seg.area > 0.8
+
+
+def test_external_detector_protocol():
+    pair = synth.make_pair(4, scenario="random", misregistration="none", nuisances="none",
+                           shape=(600, 600))
+
+    class Truthful:
+        def __init__(self, planes):
+            self.planes = planes
+
+        def __call__(self, scene, *, mask=None):
+            return [Aircraft(p.footprint, 20.0, 20.0, float("nan"), 1.0, "medium", source="truth")
+                    for p in self.planes]
+
+    det = Truthful(pair.truth.aircraft_before)
+    assert isinstance(det, Detector)
+    res, _ = _run(pair, detector=det)
+    assert all(a.source == "truth" for a in res.aircraft_before)
+
+
+def test_summarise_always_lists_the_four_classes():
+    s = summarise([Change(1, "obscured", 1.0, box(0, 0, 50, 50), note="cloud")])
+    assert s == "0 burned · 0 moved · 0 appeared · 0 disappeared · 1 area cannot be assessed (cloud)"
