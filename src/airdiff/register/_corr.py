@@ -132,16 +132,6 @@ class Peak:
     ratio: float
 
 
-def _spectral_weight(shape: tuple[int, int], lo: float, hi: float) -> np.ndarray:
-    fr = sfft.fftfreq(shape[0]).astype(np.float32)
-    fc = sfft.fftfreq(shape[1]).astype(np.float32)
-    f2 = fr[:, None] ** 2 + fc[None, :] ** 2
-    w = np.exp(-f2 / np.float32(hi * hi))
-    if lo > 0:
-        w *= 1 - np.exp(-f2 / np.float32(lo * lo))
-    return w.astype(np.float32)
-
-
 def _signed(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(idx > n // 2, idx - n, idx)
 
@@ -268,15 +258,15 @@ def _full_spectrum(half: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def _refine_dft(spec: np.ndarray, base: np.ndarray, up: int) -> np.ndarray:
     """Sub-pixel peak by evaluating the inverse DFT on a fine grid around ``base``."""
     n0, n1 = spec.shape
-    half = 1.0
-    offs = np.arange(-up, up + 1, dtype=np.float64) / up * half
+    n_half = int(np.ceil(0.75 * up))  # the true peak is within 0.5 px of the integer one
+    offs = np.arange(-n_half, n_half + 1, dtype=np.float64) / up
     sr = base[0] + offs
     sc = base[1] + offs
     fr = sfft.fftfreq(n0)
     fc = sfft.fftfreq(n1)
     er = np.exp(2j * np.pi * sr[:, None] * fr[None, :]).astype(np.complex64)
     ec = np.exp(2j * np.pi * fc[:, None] * sc[None, :]).astype(np.complex64)
-    fine = (er @ spec @ ec).real
+    fine = (er @ (spec @ ec)).real
     i, j = np.unravel_index(int(np.argmax(fine)), fine.shape)
     sub = _parabolic3(fine, int(i), int(j))
     # no wrap on the fine grid: at the border keep the grid value

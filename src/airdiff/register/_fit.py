@@ -50,7 +50,8 @@ def ransac_affine(src, dst, *, threshold: float, n_iter: int = 300, seed: int = 
         idx = rng.choice(n, 3, replace=False)
         s = src[idx]
         # reject degenerate (collinear) samples
-        area = abs(np.cross(s[1] - s[0], s[2] - s[0]))
+        u, v = s[1] - s[0], s[2] - s[0]
+        area = abs(u[0] * v[1] - u[1] * v[0])
         if area < 1e-6:
             continue
         g = fit_affine(s, dst[idx])
@@ -160,8 +161,6 @@ def _laplacian(gr: int, gc: int) -> np.ndarray:
                 v[idx[r, c]] -= 2
                 v[idx[r, c + 1]] += 1
                 rows.append(v)
-            if 0 < r < gr - 1 and 0 < c < gc - 1:
-                pass
     # cross terms keep the surface from twisting between rows and columns
     for r in range(gr - 1):
         for c in range(gc - 1):
@@ -174,12 +173,18 @@ def _laplacian(gr: int, gc: int) -> np.ndarray:
     return np.array(rows) if rows else np.zeros((0, gr * gc))
 
 
-def _solve_nodes(b, lap, res, lam, ridge):
-    n_nodes = b.shape[1]
-    a = np.vstack([b, np.sqrt(lam) * lap, np.sqrt(ridge) * np.eye(n_nodes)])
-    rhs = np.vstack([res, np.zeros((lap.shape[0] + n_nodes, 2))])
-    sol, *_ = np.linalg.lstsq(a, rhs, rcond=None)
-    return sol  # (n_nodes, 2)
+def _solve_nodes(b, ltl, res, lam, ridge):
+    """Node values minimising |b x - res|^2 + lam |L x|^2 + ridge |x|^2.
+
+    Sparse normal equations: small, and free of the multi-threaded dense LAPACK calls that
+    stall on a busy machine.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    bs = sparse.csr_matrix(b)
+    a = (bs.T @ bs + lam * ltl + ridge * sparse.identity(b.shape[1], format="csr")).tocsc()
+    return splu(a).solve(np.asarray(bs.T @ res))  # (n_nodes, 2)
 
 
 def fit_warp(
@@ -188,8 +193,8 @@ def fit_warp(
     shape: tuple[int, int],
     *,
     n_nodes: tuple[int, int],
-    folds: int = 5,
-    seed: int = 0,
+    weights: np.ndarray | None = None,
+    blocks: int = 4,
     min_gain: float = 0.1,
 ) -> tuple[LocalWarp | None, dict]:
     """Smooth residual field on a node grid, kept only when it predicts held-out points.
@@ -203,6 +208,12 @@ def fit_warp(
     shape : (rows, cols)
         BEFORE grid shape; the nodes span it from the first to the last pixel centre.
     n_nodes : (gr, gc)
+    weights : ndarray, shape (n,), optional
+        Relative trust of each tie point (e.g. its correlation peak height).
+    blocks : int
+        Cross-validation holds out spatial blocks of a ``blocks x blocks`` partition of the
+        scene, not single points: neighbouring windows share content and errors, so leaving
+        out single points would favour warps that follow local mistakes.
     min_gain : float
         Relative reduction of the cross-validated RMSE needed to keep the warp.
 
@@ -214,32 +225,45 @@ def fit_warp(
     """
     n = len(pts_idx)
     gr, gc = n_nodes
-    info = {"cv_rmse_affine": float(np.sqrt(np.mean(np.sum(res**2, 1)))) if n else float("nan"),
-            "cv_rmse_warp": float("nan"), "lambda": None}
+    info = {"cv_rmse_affine": float("nan"), "cv_rmse_warp": float("nan"), "lambda": None}
     if n < 12 or gr < 2 or gc < 2:
         return None, info
     node_rows = np.linspace(0, shape[0] - 1, gr)
     node_cols = np.linspace(0, shape[1] - 1, gc)
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    w = w / w.mean()
+    sw = np.sqrt(w)[:, None]
     b = _basis(node_rows, node_cols, pts_idx[:, 1], pts_idx[:, 0])
     lap = _laplacian(gr, gc)
+    from scipy import sparse
+
+    lap_s = sparse.csr_matrix(lap)
+    ltl = (lap_s.T @ lap_s).tocsr()
     ridge = 1e-3
-    rng = np.random.default_rng(seed)
-    fold = rng.permutation(n) % folds
+    bi = np.clip((pts_idx[:, 1] / shape[0] * blocks).astype(int), 0, blocks - 1)
+    bj = np.clip((pts_idx[:, 0] / shape[1] * blocks).astype(int), 0, blocks - 1)
+    fold = bi * blocks + bj
+    ids = np.unique(fold)
+
+    def wrmse(err):
+        return float(np.sqrt(np.sum(w * np.sum(err**2, 1)) / np.sum(w)))
+
+    info["cv_rmse_affine"] = wrmse(res)
     best = (np.inf, None)
-    for lam in (0.3, 1.0, 3.0, 10.0, 30.0):
+    for lam in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0):
         err = np.zeros((n, 2))
-        for k in range(folds):
+        for k in ids:
             tr = fold != k
-            sol = _solve_nodes(b[tr], lap, res[tr], lam, ridge)
+            sol = _solve_nodes(b[tr] * sw[tr], ltl, res[tr] * sw[tr], lam, ridge)
             err[~tr] = res[~tr] - b[~tr] @ sol
-        rmse = float(np.sqrt(np.mean(np.sum(err**2, 1))))
+        rmse = wrmse(err)
         if rmse < best[0]:
             best = (rmse, lam)
     info["cv_rmse_warp"], info["lambda"] = best
     base = info["cv_rmse_affine"]
     if not best[0] < (1 - min_gain) * base:
         return None, info
-    sol = _solve_nodes(b, lap, res, best[1], ridge)
+    sol = _solve_nodes(b * sw, ltl, res * sw, best[1], ridge)
     warp = LocalWarp(
         node_rows=node_rows,
         node_cols=node_cols,

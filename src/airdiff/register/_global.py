@@ -61,9 +61,9 @@ def fourier_mellin(pb: np.ndarray, pa: np.ndarray, *, max_rot_deg: float,
     peak = phase_correlate(lb, la, max_shift=(max_rb, max_sb), upsample=10, high_cut=0.5)
     # ref(x) = mov(x - s): the BEFORE spectrum is the AFTER one rotated by s_row bins
     rot = -peak.shift_rc[0] * (180.0 / n_ang)
+    # BEFORE = scale * AFTER: AFTER's features are 1/scale larger, its spectrum scale larger
     scale = float(np.exp(-peak.shift_rc[1] * d_log))
-    # spectra shrink when images grow: BEFORE = AFTER * scale has its spectrum / scale
-    return float(rot), 1.0 / scale, peak
+    return float(rot), scale, peak
 
 
 def warp_linear(img: np.ndarray, lin: np.ndarray, centre_cr: np.ndarray, out_shape) -> np.ndarray:
@@ -75,6 +75,11 @@ def warp_linear(img: np.ndarray, lin: np.ndarray, centre_cr: np.ndarray, out_sha
     offset = c_rc - m_rc @ c_rc
     return ndi.affine_transform(img, m_rc, offset=offset, output_shape=out_shape, order=1,
                                 mode="constant", cval=0.0, output=np.float32)
+
+
+def _half(img: np.ndarray) -> np.ndarray:
+    r, c = img.shape[0] // 2, img.shape[1] // 2
+    return img[: 2 * r, : 2 * c].reshape(r, 2, c, 2).mean(axis=(1, 3), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -142,12 +147,22 @@ def global_model(pb: np.ndarray, pa: np.ndarray, *, shared: bool, max_off: float
     results = [(trial(r, s), r, s) for r, s in cands]
     best = max(results, key=lambda t: t[0].height)
     if best[0].ratio < 3.0 and (max_rot_deg > 0.5 or max_scale_change > 0.01):
-        # Fourier–Mellin unsure: search a coarse grid of rotations and scales
-        n_r = int(np.ceil(2 * max_rot_deg / 1.0)) + 1
-        n_s = int(np.ceil(2 * max_scale_change / 0.02)) + 1
+        # Fourier–Mellin unsure: search a grid of rotations and scales at half resolution
+        hb = _half(pb)
+        ha = _half(pa)
+        hc = np.array([ha.shape[1] / 2.0, ha.shape[0] / 2.0])
+        n_r = int(np.ceil(2 * max_rot_deg / 1.5)) + 1
+        n_s = int(np.ceil(2 * max_scale_change / 0.03)) + 1
+        grid = []
         for r in np.linspace(-max_rot_deg, max_rot_deg, max(n_r, 1)):
             for s in np.linspace(1 - max_scale_change, 1 + max_scale_change, max(n_s, 1)):
-                results.append((trial(float(r), float(s)), float(r), float(s)))
+                pa_w = warp_linear(ha, linear_part(r, s), hc, ha.shape)
+                pk = _translation(hb, pa_w, shared=shared, max_off=max_off / 2,
+                                  min_overlap=min_overlap)
+                grid.append((pk.height, float(r), float(s)))
+        grid.sort(reverse=True)
+        for _, r, s in grid[:2]:
+            results.append((trial(r, s), r, s))
         best = max(results, key=lambda t: t[0].height)
     peak, rot, scale = best
     lin = linear_part(rot, scale)

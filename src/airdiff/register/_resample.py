@@ -232,7 +232,8 @@ def apply(after: Scene, registration: Registration, grid: Grid, *, order: int = 
         lo, hi = -np.inf, np.inf
     out = np.zeros((after.count, rows_out, cols_out), dtype)
     valid_out = np.zeros((rows_out, cols_out), bool)
-    vmask = ndi.binary_erosion(after.valid, iterations=1, border_value=0)
+    # no-data edges inside AFTER are eroded; its outer border is handled by ``inside``
+    vmask = ndi.binary_erosion(after.valid, iterations=1, border_value=1)
     ar_n, ac_n = after.shape
     margin = 8 if order == 3 else 2
     cc = np.arange(cols_out, dtype=np.float64) + 0.5

@@ -1,0 +1,461 @@
+"""``register``: global model, tie-point refinement, local warp and quality."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..scene import Scene
+from ._corr import block_mean, feature_image, hann2d, phase_correlate, prepare, tukey2d
+from ._fit import apply_affine, fit_warp, ransac_affine, robust_affine, warp_at
+from ._global import global_model
+from .model import LocalWarp, Registration
+
+log = logging.getLogger(__name__)
+
+#: brightness (0..1) at and above which a pixel counts as saturated / cloud-like
+SATURATED = 0.98
+#: coarsest level of the pyramid has at most this many pixels along its longer side
+GLOBAL_SIZE = 512
+#: Gaussian scale (pixels) of the gradient features; >1 damps aliased fine detail
+FEATURE_SIGMA = 1.5
+#: below this many inlier tie points a model is not trusted
+MIN_INLIERS = 8
+
+
+@dataclass
+class _Level:
+    factor: int
+    feat_b: np.ndarray
+    inner_b: np.ndarray
+    feat_a: np.ndarray
+    inner_a: np.ndarray
+
+
+def _failed(reason: str, gsd: float, matrix=None, method: str = "", **kw) -> Registration:
+    log.info("registration failed: %s", reason)
+    return Registration(
+        matrix=np.eye(3) if matrix is None else matrix,
+        ok=False,
+        confidence=kw.pop("confidence", 0.0),
+        reason=reason,
+        method=method,
+        gsd_m=gsd,
+        **kw,
+    )
+
+
+def _usable(scene: Scene, lum: np.ndarray) -> tuple[np.ndarray, float]:
+    """Valid and not saturated; and the saturated fraction of the valid area."""
+    sat = lum >= SATURATED
+    if sat.any():
+        sat = ndi.binary_dilation(sat, iterations=2)
+    usable = scene.valid & ~sat
+    n_valid = int(scene.valid.sum())
+    frac = float((scene.valid & sat).sum() / n_valid) if n_valid else 1.0
+    return usable, frac
+
+
+def _pyramid(lum: np.ndarray, usable: np.ndarray, factors: list[int]):
+    """{factor: (lum_f, usable_f)} by repeated 2x2 block means."""
+    out = {1: (lum, usable)}
+    cur, cu, f = lum, usable, 1
+    while f < max(factors):
+        cur, cu = block_mean(cur, cu, 2)
+        f *= 2
+        out[f] = (cur, cu)
+    return out
+
+
+def _taper(inner: np.ndarray) -> np.ndarray:
+    t = ndi.gaussian_filter(inner.astype(np.float32), 2.0)
+    t *= inner
+    return t
+
+
+def _scaled(m: np.ndarray, f: float) -> np.ndarray:
+    """Matrix in full-resolution corner coordinates from one at level ``f`` (x_full = f x_f)."""
+    s = np.diag([f, f, 1.0])
+    return s @ m @ np.linalg.inv(s)
+
+
+def _window_centres(shape: tuple[int, int], w: int, max_n: int = 12) -> np.ndarray:
+    """Top-left corners (row, col) of a regular grid of ``w`` windows over ``shape``."""
+    rows, cols = shape
+    if rows < w or cols < w:
+        return np.zeros((0, 2), int)
+    nr = int(min(max_n, max(1, np.floor((rows - w) / (0.6 * w)) + 1)))
+    nc = int(min(max_n, max(1, np.floor((cols - w) / (0.6 * w)) + 1)))
+    r0 = np.linspace(0, rows - w, nr).round().astype(int)
+    c0 = np.linspace(0, cols - w, nc).round().astype(int)
+    rr, cc = np.meshgrid(r0, c0, indexing="ij")
+    return np.column_stack([rr.ravel(), cc.ravel()])
+
+
+def _before_to_after_full(g: np.ndarray, warp: LocalWarp | None, cols, rows):
+    """AFTER corner coords of BEFORE corner coords (full resolution) through G + warp."""
+    ac = g[0, 0] * cols + g[0, 1] * rows + g[0, 2]
+    ar = g[1, 0] * cols + g[1, 1] * rows + g[1, 2]
+    if warp is not None:
+        dc, dr = warp_at(warp, cols - 0.5, rows - 0.5)
+        ac = ac + dc
+        ar = ar + dr
+    return ac, ar
+
+
+@dataclass
+class _Ties:
+    before: np.ndarray  # (n, 2) full-res corner (col, row)
+    after: np.ndarray  # (n, 2)
+    height: np.ndarray
+    ratio: np.ndarray
+    tried: int  # windows with enough texture and overlap
+
+
+def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
+                 upsample: int, tex_min: float) -> _Ties:
+    """Tie points at one level: BEFORE windows against AFTER windows resampled through G + warp."""
+    f = lev.factor
+    hb, wbb = lev.feat_b.shape
+    ha, wa = lev.feat_a.shape
+    tl = _window_centres((hb, wbb), w)
+    han = hann2d((w, w))
+    jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(w) + 0.5)
+    before, after, heights, ratios = [], [], [], []
+    tried = 0
+    for r0, c0 in tl:
+        mb = lev.inner_b[r0:r0 + w, c0:c0 + w]
+        if mb.mean() < 0.7:
+            continue
+        # BEFORE window pixel centres -> AFTER level-f pixel index coordinates
+        ac, ar = _before_to_after_full(g, warp, (c0 + jj) * f, (r0 + ii) * f)
+        ic = ac / f - 0.5
+        ir = ar / f - 0.5
+        cmin, cmax = np.floor(ic.min()) - 4, np.ceil(ic.max()) + 5
+        rmin, rmax = np.floor(ir.min()) - 4, np.ceil(ir.max()) + 5
+        if cmax < 0 or rmax < 0 or cmin >= wa or rmin >= ha:
+            continue
+        sr0, sr1 = int(max(0, rmin)), int(min(ha, rmax))
+        sc0, sc1 = int(max(0, cmin)), int(min(wa, cmax))
+        if sr1 - sr0 < 8 or sc1 - sc0 < 8:
+            continue
+        coords = np.stack([ir - sr0, ic - sc0])
+        fa = ndi.map_coordinates(lev.feat_a[sr0:sr1, sc0:sc1], coords, order=3, mode="constant",
+                                 cval=0.0, output=np.float32)
+        ma = ndi.map_coordinates(lev.inner_a[sr0:sr1, sc0:sc1].astype(np.float32), coords,
+                                 order=1, mode="constant", cval=0.0, output=np.float32) > 0.999
+        m = mb & ma
+        if m.mean() < 0.7:
+            continue
+        fb = lev.feat_b[r0:r0 + w, c0:c0 + w]
+        if fb[m].std() < tex_min or fa[m].std() < tex_min:
+            continue
+        tried += 1
+        wgt = han * m
+        pk = phase_correlate(prepare(fb, wgt, None), prepare(fa, wgt, None), max_shift=w / 4,
+                             upsample=upsample, high_cut=0.35)
+        if pk.height <= 0:
+            continue
+        p = np.array([c0 + w / 2.0, r0 + w / 2.0])  # level-f corner coords of the centre
+        q = p - pk.shift_rc[::-1]
+        qa = _before_to_after_full(g, warp, np.array([q[0] * f]), np.array([q[1] * f]))
+        before.append(p * f)
+        after.append([qa[0][0], qa[1][0]])
+        heights.append(pk.height)
+        ratios.append(pk.ratio)
+    return _Ties(np.array(before).reshape(-1, 2), np.array(after).reshape(-1, 2),
+                 np.array(heights), np.array(ratios), tried)
+
+
+def _predicted_std(src: np.ndarray, sigma: float, pts: np.ndarray) -> np.ndarray:
+    """Standard error (pixels, per axis) of an affine LSQ fit at ``pts``."""
+    a = np.column_stack([src, np.ones(len(src))])
+    try:
+        cov = np.linalg.inv(a.T @ a)
+    except np.linalg.LinAlgError:
+        return np.full(len(pts), np.inf)
+    q = np.column_stack([pts, np.ones(len(pts))])
+    return sigma * np.sqrt(np.einsum("ij,jk,ik->i", q, cov, q))
+
+
+def _register_impl(
+    before: Scene,
+    after: Scene,
+    *,
+    max_offset_m: float = 150.0,
+    max_rotation_deg: float = 5.0,
+    max_scale_change: float = 0.06,
+    local: bool = True,
+    min_confidence: float = 0.5,
+) -> Registration:
+    """Find how AFTER maps onto BEFORE, and whether that can be trusted.
+
+    Steps: (1) a global rotation/scale (Fourier–Mellin on gradient-magnitude spectra, checked
+    against a small grid when unsure) and translation (masked, windowed phase correlation) on
+    a coarse pyramid level; (2) tie-point windows matched by phase correlation at finer
+    levels, sub-pixel at full resolution (upsampled DFT), RANSAC then trimmed least squares
+    for an affine model; (3) optionally a smooth local warp from the inlier residuals, kept
+    only when it lowers the cross-validated residual; (4) quality and failure checks.
+
+    Parameters
+    ----------
+    before : Scene
+        Reference scene.
+    after : Scene
+        The output of :func:`common_grid`: same CRS and GSD as ``before`` (same grid when both
+        are georeferenced; its own extent in the pixel frame).
+    max_offset_m : float, keyword-only
+        Largest displacement searched, metres at the BEFORE centre, when both scenes are
+        georeferenced. In the pixel frame the offset is unknown and any offset that leaves a
+        quarter of the smaller image overlapping is searched.
+    max_rotation_deg : float, keyword-only
+        Largest rotation searched and accepted, degrees.
+    max_scale_change : float, keyword-only
+        Largest relative scale difference searched and accepted (0.06 = 6 %).
+    local : bool, keyword-only
+        Try a smooth local warp on top of the affine model.
+    min_confidence : float, keyword-only
+        ``ok`` needs at least this confidence.
+
+    Returns
+    -------
+    Registration
+        ``matrix`` maps AFTER pixel (col, row) to BEFORE pixel (col, row), pixel-corner
+        convention. Never raises for a failed alignment: ``ok`` is False and ``reason`` says
+        why.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage as ndi
+    >>> from airdiff.grid import Grid
+    >>> from airdiff.scene import Scene
+    >>> rng = np.random.default_rng(0)
+    >>> img = ndi.gaussian_filter(rng.random((400, 400)), 2).astype(np.float32)
+    >>> g = Grid.pixel_frame((400, 400), gsd=0.5)
+    >>> moved = ndi.shift(img, (3.25, -7.5), order=3, mode="nearest")  # content moves +3.25 rows
+    >>> reg = register(Scene(img, g), Scene(moved, g), local=False)
+    >>> reg.ok, bool(np.allclose(reg.shift_xy_px, (7.5, -3.25), atol=0.05))
+    (True, True)
+    """
+    t_start = time.perf_counter()
+    gsd = before.grid.gsd
+    ga = after.grid.gsd
+    if abs(ga / gsd - 1) > 0.01:
+        return _failed(f"AFTER's GSD ({ga:.3f} m) differs from BEFORE's ({gsd:.3f} m); "
+                       "resample it with common_grid(before, after) first", gsd)
+    shared = before.grid.is_georeferenced and after.grid.is_georeferenced
+    if shared and before.grid.shape != after.grid.shape:
+        return _failed("AFTER is not on BEFORE's grid; pass common_grid(before, after) as AFTER",
+                       gsd)
+
+    lb = before.luminance()
+    la = after.luminance()
+    usable_b, sat_b = _usable(before, lb)
+    usable_a, sat_a = _usable(after, la)
+    method = "gradient phase correlation"
+    for label, sc, sat, us in (("BEFORE", before, sat_b, usable_b), ("AFTER", after, sat_a, usable_a)):
+        if not sc.valid.any():
+            return _failed(f"{label} has no valid pixel", gsd, method=method)
+        if sat > 0.75:
+            return _failed(f"{100 * sat:.0f} % of {label} is saturated or cloud; "
+                           "choose a clearer image of this date", gsd, method=method)
+        if us.sum() < 64 * 64:
+            return _failed(f"{label} has too few clear pixels to align", gsd, method=method)
+
+    # --- pyramid ----------------------------------------------------------------------
+    big = max(*before.shape, *after.shape)
+    top = 1
+    while big / top > GLOBAL_SIZE and min(*before.shape, *after.shape) / (2 * top) >= 64:
+        top *= 2
+    factors = [top]
+    f = top
+    while f > 1:
+        f //= 2
+        factors.append(f)
+    pyr_b = _pyramid(lb, usable_b, factors)
+    pyr_a = _pyramid(la, usable_a, factors)
+    del lb, la
+    levels: dict[int, _Level] = {}
+    for f in factors:
+        fb, ib = feature_image(*pyr_b[f], sigma=FEATURE_SIGMA)
+        fa, ia = feature_image(*pyr_a[f], sigma=FEATURE_SIGMA)
+        levels[f] = _Level(f, fb, ib, fa, ia)
+    del pyr_b, pyr_a
+
+    # texture: featureless scenes cannot be aligned
+    tex_b = float(np.median(levels[1].feat_b[levels[1].inner_b])) if levels[1].inner_b.any() else 0.0
+    tex_a = float(np.median(levels[1].feat_a[levels[1].inner_a])) if levels[1].inner_a.any() else 0.0
+    tex_min = 1e-4
+    if max(tex_b, float(levels[1].feat_b.max())) < tex_min * 10 or tex_b < tex_min:
+        return _failed("BEFORE is featureless (no texture or edges to match)", gsd, method=method)
+    if max(tex_a, float(levels[1].feat_a.max())) < tex_min * 10 or tex_a < tex_min:
+        return _failed("AFTER is featureless (no texture or edges to match)", gsd, method=method)
+
+    # --- global model at the coarsest level ------------------------------------------------
+    lt = levels[top]
+    pb = prepare(lt.feat_b, _taper(lt.inner_b), tukey2d(lt.feat_b.shape, 0.2))
+    pa = prepare(lt.feat_a, _taper(lt.inner_a), tukey2d(lt.feat_a.shape, 0.2))
+    max_off_c = max_offset_m / gsd / top
+    glob = global_model(pb, pa, shared=shared, max_off=max_off_c, max_rot_deg=max_rotation_deg,
+                        max_scale_change=max_scale_change)
+    del pb, pa
+    m_full = _scaled(glob.matrix, top)
+    g = np.linalg.inv(m_full)  # BEFORE -> AFTER
+    log.info("global (level 1/%d): shift %s px, rot %.3f°, scale %.4f, peak %.3f ratio %.2f",
+             top, np.round(m_full[:2, 2], 2), glob.rot_deg, glob.scale, glob.peak.height,
+             glob.peak.ratio)
+    if glob.peak.ratio < 1.5:
+        return _failed("no consistent match between the images (they may show different "
+                       "places, or changed too much); check that both show the same airfield",
+                       gsd, matrix=m_full, method=method)
+
+    # --- tie points, coarse to fine -------------------------------------------------------
+    small = min(*before.shape, *after.shape)
+    w_full = 128 if small >= 640 else 64
+    rounds = [f for f in factors[1:]] + [1, 1] if top > 1 else [1, 1, 1]
+    warp: LocalWarp | None = None
+    ties = None
+    inl = np.zeros(0, bool)
+    res = np.zeros(0)
+    warp_info: dict = {}
+    for k, f in enumerate(rounds):
+        lev = levels[f]
+        w = w_full if f == 1 else 64
+        if min(lev.feat_b.shape) < w or min(lev.feat_a.shape) < w:
+            continue
+        ties = _match_level(lev, g, warp, w=w, upsample=20 if f == 1 else 4, tex_min=tex_min)
+        good = (ties.ratio >= 1.8) & (ties.height >= 0.03)
+        src, dst = ties.before, ties.after
+        log.debug("round %d level %d: %d windows, %d matched, %d good", k, f, ties.tried,
+                  len(src), good.sum())
+        if good.sum() < MIN_INLIERS:
+            return _failed(f"too few reliable tie points ({int(good.sum())} of {ties.tried} "
+                           "windows matched); the images may be too different (season, cloud, "
+                           "resolution) or not of the same place", gsd, matrix=np.linalg.inv(g),
+                           method=method, tie_points=np.column_stack([src, dst]) if len(src) else
+                           np.zeros((0, 4)))
+        offs = None
+        if warp is not None:
+            offs = np.column_stack(warp_at(warp, src[:, 0] - 0.5, src[:, 1] - 0.5))
+        if k == 0:
+            cand = good & ransac_affine(src, dst if offs is None else dst - offs,
+                                        threshold=max(2.0 * f, 1.5))
+        else:
+            d = dst if offs is None else dst - offs
+            pre = np.hypot(*(apply_affine(g, src) - d).T)
+            cand = good & (pre <= max(3.0 * f, 1.5, 4 * 1.4826 * np.median(pre[good])))
+        if cand.sum() < 3:
+            return _failed("tie points do not agree on one model", gsd, matrix=np.linalg.inv(g),
+                           method=method)
+        g, inl, res = robust_affine(src, dst, inliers=cand, min_threshold=max(0.75 * f, 0.5),
+                                    offsets=offs)
+        inl &= good
+        if local and f == 1 and k >= len(rounds) - 2 and inl.sum() >= 16:
+            # local warp from the affine residuals of the inliers (BEFORE pixel-index coords)
+            d_aff = dst - apply_affine(g, src)
+            nodes = tuple(int(np.clip(round(n / 64) + 1, 4, 12)) for n in before.shape)
+            new_warp, warp_info = fit_warp(src[inl] - 0.5, d_aff[inl], before.shape,
+                                           n_nodes=nodes, weights=ties.height[inl] ** 2)
+            log.debug("local warp: %s", warp_info)
+            if new_warp is not None:
+                offs = np.column_stack(warp_at(new_warp, src[:, 0] - 0.5, src[:, 1] - 0.5))
+                g, inl2, res = robust_affine(src, dst, inliers=inl, min_threshold=0.5,
+                                             offsets=offs)
+                inl = inl2 & good
+            warp = new_warp
+        elif warp is not None:
+            res = np.hypot(*(apply_affine(g, src) + offs - dst).T)
+
+    matrix = np.linalg.inv(g)
+    method = method + (" + local warp" if warp is not None else "")
+    scale_px = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+    res_b = res * scale_px
+    tie_pts = np.column_stack([ties.before, ties.after])
+
+    # --- quality -------------------------------------------------------------------------
+    n_in = int(inl.sum())
+    r_in = res_b[inl]
+    rmse = float(np.sqrt(np.mean(r_in**2))) if n_in else np.inf
+    frac = n_in / max(ties.tried, 1)
+    # spread: standard error of the fitted model over the BEFORE area
+    hb, wb = before.shape
+    ev = np.array([[c, r] for c in np.linspace(0.1, 0.9, 5) * wb for r in np.linspace(0.1, 0.9, 5) * hb])
+    # evaluate only where AFTER has data
+    ac, ar = _before_to_after_full(g, warp, ev[:, 0], ev[:, 1])
+    ii = np.clip((ar - 0.5).round().astype(int), -1, after.shape[0])
+    jj = np.clip((ac - 0.5).round().astype(int), -1, after.shape[1])
+    inside = (ii >= 0) & (jj >= 0) & (ii < after.shape[0]) & (jj < after.shape[1])
+    keep = inside.copy()
+    keep[inside] = after.valid[ii[inside], jj[inside]]
+    ev = ev[keep] if keep.sum() >= 4 else ev
+    sigma = max(rmse, 0.05)
+    pstd = _predicted_std(ties.before[inl], sigma, ev) if n_in >= 3 else np.array([np.inf])
+    pred = float(np.max(pstd))
+    rot = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    sv = np.linalg.svd(matrix[:2, :2], compute_uv=False)
+    cb = np.array([wb / 2.0, hb / 2.0])
+    centre_after = apply_affine(g, cb[None])[0]
+    offset_px = float(np.hypot(*(centre_after - cb)))
+    peak_ratio = float(glob.peak.ratio)
+
+    c_n = 1 - np.exp(-n_in / 12.0)
+    c_frac = float(np.clip((frac - 0.15) / 0.35, 0, 1))
+    c_rmse = float(np.exp(-((rmse / 0.6) ** 2)))
+    c_pred = float(np.exp(-((pred / 0.25) ** 2)))
+    c_peak = float(np.clip((peak_ratio - 1.5) / 2.0, 0, 1))
+    confidence = float(np.clip(c_n * c_frac * c_rmse * c_pred * c_peak, 0, 1)) ** 0.5
+    log.info("register: %d/%d inliers, rmse %.3f px, predicted std %.3f px, peak ratio %.2f, "
+             "confidence %.2f, %.2f s", n_in, ties.tried, rmse, pred, peak_ratio, confidence,
+             time.perf_counter() - t_start)
+
+    reason = ""
+    if n_in < MIN_INLIERS:
+        reason = (f"too few consistent tie points ({n_in}); the images may be too different "
+                  "or mostly cloud")
+    elif abs(rot) > max_rotation_deg + 0.05:
+        reason = (f"rotation {rot:.2f}° is beyond the allowed {max_rotation_deg}°; raise "
+                  "max_rotation_deg if this is expected")
+    elif sv.max() > 1 + max_scale_change + 0.005 or sv.min() < 1 - max_scale_change - 0.005:
+        reason = (f"scale change {sv.min():.3f}–{sv.max():.3f} is beyond the allowed "
+                  f"±{max_scale_change:.0%}; check the GSD of the inputs")
+    elif shared and offset_px * gsd > max_offset_m * 1.02 + gsd:
+        reason = (f"offset {offset_px * gsd:.0f} m is beyond the allowed {max_offset_m:.0f} m; "
+                  "raise max_offset_m if the georeference is that poor")
+    elif rmse > 0.7:
+        reason = (f"tie points disagree by {rmse:.2f} px RMS after fitting; the scenes may be "
+                  "distorted beyond a smooth warp (terrain, different viewing angle)")
+    elif pred > 0.35:
+        reason = ("tie points cover too little of the scene to fix the model everywhere (cloud or "
+                  "no-data over most of it); use a clearer image")
+    elif confidence < min_confidence:
+        reason = (f"confidence {confidence:.2f} is below {min_confidence}; the alignment "
+                  "cannot be trusted")
+    return Registration(
+        matrix=matrix,
+        ok=not reason,
+        confidence=confidence,
+        reason=reason,
+        tie_points=tie_pts,
+        residuals_px=res_b,
+        inliers=inl,
+        warp=warp,
+        method=method,
+        gsd_m=gsd,
+    )
+
+
+
+@functools.wraps(_register_impl)
+def register(before: Scene, after: Scene, **options) -> Registration:
+    # BLAS is kept to one thread while registering: the many small matrix products stall
+    # with threaded OpenBLAS on a busy machine (measured 2-5x slower on 2 shared cores).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _register_impl(before, after, **options)
