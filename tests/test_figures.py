@@ -110,6 +110,16 @@ def test_callouts_do_not_overlap(cmp):
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
             assert not boxes[i].overlaps(boxes[j]), (i, j)
+    # nor the object they describe (its footprint's bounding box on the AFTER panel)
+    from matplotlib.transforms import Bbox
+
+    ax_a = fig.airdiff["panels"][1]
+    by_id = {c.id: c for c in cmp.changes}
+    for t, box in zip(fig.airdiff["callouts"], boxes, strict=True):
+        x0, y0, x1, y1 = by_id[int(t.get_text())].geometry.bounds
+        corners = ax_a.transData.transform([(x0, y0), (x1, y1)])
+        obj = Bbox.from_extents(*corners.min(axis=0), *corners.max(axis=0))
+        assert not box.overlaps(obj), t.get_text()
 
 
 def test_web_preset_is_1600px_and_print_has_vector_text(cmp):
@@ -193,3 +203,39 @@ def test_swipe_page_in_headless_chromium(tmp_path):
     # slider near the left: the left shows AFTER (blue); near the right: BEFORE (red)
     assert redness(shots[5]) < -15
     assert redness(shots[95]) > 15
+
+
+def test_square_header_rows_do_not_overlap_and_layouts(cmp):
+    fig = compare_figure(cmp, preset="square")
+    FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    header = [t.get_window_extent(r) for t in fig.texts if t.get_text() and t.get_gid() != "credit"]
+    header += [leg.get_window_extent(r) for leg in fig.legends]
+    header = [b for b in header if b.y0 > fig.bbox.height / 2]  # title, key, legend
+    assert len(header) == 3
+    for i in range(len(header)):
+        for j in range(i + 1, len(header)):
+            assert not header[i].overlaps(header[j])
+    ax_b, ax_a = compare_figure(cmp, layout="vertical", insets=0).airdiff["panels"]
+    pb, pa = ax_b.get_position(), ax_a.get_position()
+    assert pa.y1 < pb.y0 and pa.x0 == pytest.approx(pb.x0)  # AFTER stacked under BEFORE
+    with pytest.raises(ValueError, match="layout"):
+        compare_figure(cmp, layout="diagonal")
+
+
+def test_auto_extent_zooms_on_the_changes_and_full_shows_all(cmp):
+    ch = next(c for c in cmp.changes if c.cls == "burned")
+    small = Comparison(before=cmp.before, after=cmp.after, aligned=cmp.aligned,
+                       normalised=cmp.normalised, registration=cmp.registration,
+                       changemap=cmp.changemap, changes=(ch,), options=cmp.options)
+    x0, y0, x1, y1 = cmp.grid.bounds
+    fig = compare_figure(small, insets=0)
+    ax_b, ax_a = fig.airdiff["panels"]
+    assert ax_b.get_xlim() == ax_a.get_xlim() and ax_b.get_ylim() == ax_a.get_ylim()
+    (vx0, vx1), (vy0, vy1) = ax_a.get_xlim(), ax_a.get_ylim()
+    assert (vx1 - vx0) * (vy1 - vy0) < 0.6 * (x1 - x0) * (y1 - y0)  # zoomed in
+    cx, cy = ch.centroid
+    assert vx0 < cx < vx1 and min(vy0, vy1) < cy < max(vy0, vy1)
+    assert x0 <= vx0 and vx1 <= x1 and y0 <= min(vy0, vy1) and max(vy0, vy1) <= y1
+    full = compare_figure(small, insets=0, extent="full").airdiff["panels"][0]
+    assert full.get_xlim() == (x0, x1)

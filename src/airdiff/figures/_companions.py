@@ -40,7 +40,7 @@ def change_map_figure(comparison, *, ax=None, width_in: float = 10.0) -> Figure:
     mag = cm.magnitude[::factor, ::factor]
     ext = image_extent(grid)
     im = ax.imshow(mag, extent=ext, origin="upper", cmap="magma", vmin=0,
-                   vmax=max(float(np.percentile(mag, 99.9)), 1e-3), interpolation="nearest")
+                   vmax=1.0, interpolation="nearest")  # magnitude is 0..1 by contract
     layers = [(cm.nodata, "#bdbdbd", "no data"), (cm.cloud, "#9ecae1", "cloud"),
               (cm.cloud_shadow, "#3182bd", "cloud shadow")]
     handles = []

@@ -16,7 +16,6 @@ from ._pieces import (
     PALETTE,
     add_north_arrow,
     add_scalebar,
-    display_image,
     draw_changes,
     image_extent,
     place_callouts,
@@ -86,10 +85,44 @@ def _credit_line(cmp, credit):
     return c if c.lower().startswith(("image", "imagery", "©", "synthetic")) else f"Image © {c}"
 
 
+def _inset_half(change, grid):
+    """Half the side of a zoom inset around ``change``, map units."""
+    return max(np.sqrt(change.geometry.area) * 1.1, 30.0 / grid.metres_per_unit)
+
+
 def _inset_targets(changes, n):
     cand = [c for c in changes if c.cls in IMPORTANCE]
     cand.sort(key=lambda c: (IMPORTANCE[c.cls] - (0.5 if c.surface == "runway" else 0), -c.score, c.id))
     return cand[:n]
+
+
+def _view_extent(cmp, changes, extent):
+    """(left, right, bottom, top) shown by both panels: the full grid, or around the changes."""
+    full = image_extent(cmp.grid)
+    if extent == "full" or not changes:
+        return full
+    if extent != "auto":
+        x0, y0, x1, y1 = extent  # (left, bottom, right, top) in map units
+        return (x0, x1, y0, y1) if full[3] > full[2] else (x0, x1, y1, y0)
+    from shapely.ops import unary_union
+
+    geoms = [c.geometry for c in changes] + [c.from_geometry for c in changes
+                                             if c.from_geometry is not None]
+    bx0, by0, bx1, by1 = unary_union(geoms).bounds
+    fx0, fx1 = sorted(full[:2])
+    fy0, fy1 = sorted(full[2:])
+    w, h = fx1 - fx0, fy1 - fy0
+    pad = 0.15 * max(bx1 - bx0, by1 - by0) + 40.0 / cmp.grid.metres_per_unit
+    # at least 35 % of each side for context, and a view between 2:1 and 1:1.5
+    cw = min(max(bx1 - bx0 + 2 * pad, 0.35 * w), w)
+    ch = min(max(by1 - by0 + 2 * pad, 0.35 * h), h)
+    cw, ch = min(max(cw, ch / 1.5), w), min(max(ch, cw / 2), h)
+    if cw * ch > 0.6 * w * h:
+        return full
+    cx = min(max((bx0 + bx1) / 2, fx0 + cw / 2), fx1 - cw / 2)
+    cy = min(max((by0 + by1) / 2, fy0 + ch / 2), fy1 - ch / 2)
+    x0, x1, y0, y1 = cx - cw / 2, cx + cw / 2, cy - ch / 2, cy + ch / 2
+    return (x0, x1, y0, y1) if full[3] > full[2] else (x0, x1, y1, y0)
 
 
 def compare_figure(
@@ -103,6 +136,8 @@ def compare_figure(
     insets: int = 3,
     show_changes: bool = True,
     hedged: bool = False,
+    layout: str = "auto",
+    extent="auto",
 ) -> Figure:
     """The publication figure of a comparison.
 
@@ -127,6 +162,11 @@ def compare_figure(
         Draw outlines and callouts.
     hedged : bool
         Key in analysts' wording ("appear burned", "likely moved").
+    layout : {'auto', 'horizontal', 'vertical'}
+        Panels side by side or stacked; 'auto' picks the one with the larger panels.
+    extent : 'auto', 'full' or (left, bottom, right, top)
+        What both panels show, in map units. 'auto' zooms to the changes (with context)
+        when they cover a small part of the scene, else the full scene.
 
     Returns
     -------
@@ -135,51 +175,84 @@ def compare_figure(
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+    if layout not in ("auto", "horizontal", "vertical"):
+        raise ValueError(f"layout must be 'auto', 'horizontal' or 'vertical', got {layout!r}")
     p = PRESETS[preset]
     cmp = comparison
     before, after = cmp.before, cmp.aligned
     stretch = shared_stretch([before, after])
-    rows, cols = before.shape
-    aspect = rows / cols
     changes = list(cmp.changes) if show_changes else []
-    targets = _inset_targets(changes, insets) if insets else []
+    ext = _view_extent(cmp, changes, extent)  # obscured areas included: they are reported too
+    # zoom insets only where they magnify: objects small on the panel
+    view_w = abs(ext[1] - ext[0])
+    small = [c for c in changes if 2 * _inset_half(c, before.grid) < 0.2 * view_w]
+    targets = _inset_targets(small, insets) if insets else []
+    aspect = abs(ext[3] - ext[2]) / abs(ext[1] - ext[0])  # height / width of the view
 
-    # layout in inches: header, panel titles, panels, insets row, footer
+    # layout in inches, top to bottom: title, summary, legend | panel titles, panels |
+    # inset titles, insets | footer
     W = p.width_in
     fs = p.fontsize
+    k = fs / 11
     m = 0.012 * W
-    header = 0.95 * fs / 11
-    ptitle = 0.32 * fs / 11
-    footer = 0.42 * fs / 11
-    gap = 0.25 * fs / 11
-    pw = (W - 3 * m) / 2
-    ph = pw * aspect
+    header = 1.05 * k
+    ptitle = 0.32 * k
+    footer = 0.42 * k
+    gap = 0.25 * k
     n_in = len(targets)
-    inset_h = 0.0
-    if n_in:
-        slot_w = (W - (n_in + 1) * m) / n_in
-        inset_h = min(slot_w / 2, 3.2 * W / 16)
-    H = header + ptitle + ph + (gap + ptitle + inset_h if n_in else 0) + footer + m
-    if p.square:
-        H_target = W
-        avail = H_target - (header + ptitle + (gap + ptitle + inset_h if n_in else 0) + footer + m)
-        if ph > avail:
-            ph = avail
-            pw = ph / aspect
-        H = H_target
+    slot_w = (W - (n_in + 1) * m) / n_in if n_in else 0.0
+    sub_max = (slot_w - m / 2) / 2 if n_in else 0.0
+    inset_h = min(sub_max, 3.2 * W / 16) if n_in else 0.0
+    inset_block = gap + ptitle + inset_h if n_in else 0.0
+    fixed = header + footer + m + inset_block
+    H_fixed = W if p.square else None
+
+    def panel_size(vertical):
+        pw = W - 2 * m if vertical else (W - 3 * m) / 2
+        ph = pw * aspect
+        if H_fixed is not None:
+            avail = H_fixed - fixed - (2 * ptitle + m if vertical else ptitle)
+            avail /= 2 if vertical else 1
+            if ph > avail:
+                ph, pw = avail, avail / aspect
+        return pw, ph
+
+    if layout == "auto":
+        if p.square:
+            vertical = panel_size(True)[0] > panel_size(False)[0] * 1.05
+        else:
+            vertical = aspect < 0.45  # very wide views: stacked panels are larger
+    else:
+        vertical = layout == "vertical"
+    pw, ph = panel_size(vertical)
+    panels_h = (2 * (ptitle + ph) + m) if vertical else (ptitle + ph)
+    H = H_fixed if p.square else header + panels_h + inset_block + footer + m
+    if p.square and n_in:  # use spare height for larger insets
+        spare = H - (header + panels_h + inset_block + footer + m)
+        grow = max(0.0, min(spare * 0.9, 1.6 * sub_max - inset_h))
+        inset_h += grow
+        inset_block += grow
+    spare = H - (header + panels_h + inset_block + footer + m)
     fig = Figure(figsize=(W, H), dpi=p.dpi, facecolor="white")
 
     def box(x, y_top, w, h):  # inches from the top-left -> figure fraction
         return [x / W, 1 - (y_top + h) / H, w / W, h / H]
 
-    x_left = (W - 2 * pw - m) / 2
-    y_panels = header + ptitle
-    ax_b = fig.add_axes(box(x_left, y_panels, pw, ph))
-    ax_a = fig.add_axes(box(x_left + pw + m, y_panels, pw, ph))
-    max_px = int(pw * p.dpi * 1.5) if preset != "print" else 2400
+    y_panels = header + ptitle + max(0.0, spare) / 4
+    if vertical:
+        x_left = (W - pw) / 2
+        ax_b = fig.add_axes(box(x_left, y_panels, pw, ph))
+        ax_a = fig.add_axes(box(x_left, y_panels + ph + m + ptitle, pw, ph))
+    else:
+        x_left = (W - 2 * pw - m) / 2
+        ax_b = fig.add_axes(box(x_left, y_panels, pw, ph))
+        ax_a = fig.add_axes(box(x_left + pw + m, y_panels, pw, ph))
+    # display resolution: about 1.5 screen pixels per image pixel shown
+    view_frac = abs(ext[1] - ext[0]) / abs(image_extent(before.grid)[1] - image_extent(before.grid)[0])
+    max_px = int(pw * p.dpi * 1.5 / max(view_frac, 1e-3)) if preset != "print" else 2400
+    max_px = max(256, min(max_px, 6000))
     show_panel(ax_b, before, stretch, max_px=max_px, label=labels[0], fontsize=fs)
     show_panel(ax_a, after, stretch, max_px=max_px, label=labels[1], fontsize=fs)
-    ext = image_extent(before.grid)
     for ax in (ax_b, ax_a):
         ax.set_xlim(ext[0], ext[1])
         ax.set_ylim(ext[2], ext[3])
@@ -192,10 +265,12 @@ def compare_figure(
     add_scalebar(ax_b, before.grid, fontsize=fs * 0.8)
     add_north_arrow(ax_a, before.grid, fontsize=fs * 0.9)
 
-    # header: title and key with counts
-    t = title or (cmp.options.location or location or "Before / after comparison")
-    fig.text(m / W, 1 - 0.12 * fs / 11 / H * 2.2, t, fontsize=fs * 1.45, fontweight="bold",
+    # header, three rows: title; the quotable key with counts; the colour legend
+    t = title or (location or cmp.options.location or "Before / after comparison")
+    fig.text(m / W, 1 - 0.08 * k / H, t, fontsize=fs * 1.45, fontweight="bold",
              va="top", ha="left")
+    fig.text(m / W, 1 - 0.46 * k / H, key_text(cmp.changes, hedged=hedged),
+             fontsize=fs * 0.9, ha="left", va="top", color="#222222").set_gid("key")
     handles = []
     counts = cmp.counts()
     for cls in CLASS_ORDER:
@@ -204,33 +279,40 @@ def compare_figure(
         handles.append(Patch(facecolor="none" if cls == "obscured" else PALETTE[cls],
                              edgecolor=PALETTE[cls], hatch="////" if cls == "obscured" else None,
                              label=f"{cls} ({counts.get(cls, 0)})"))
-    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(m / W, 1 - 0.5 * fs / 11 / H),
-               ncol=len(handles), frameon=False, fontsize=fs * 0.85, handlelength=1.4,
-               columnspacing=1.4, borderaxespad=0)
-    fig.text(1 - m / W, 1 - 0.5 * fs / 11 / H, key_text(cmp.changes, hedged=hedged),
-             fontsize=fs * 0.85, ha="right", va="top", color="#333333")
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(m / W, 1 - 0.72 * k / H),
+               ncol=len(handles), frameon=False, fontsize=fs * 0.8, handlelength=1.4,
+               handleheight=0.8, columnspacing=1.4, borderaxespad=0, borderpad=0)
 
     # zoom insets: before | after of the same spot, lettered on the AFTER panel
     inset_axes = []
     if n_in:
-        y_in = y_panels + ph + gap + ptitle
+        y_in = y_panels + panels_h + gap + max(0.0, spare) / 4
         slot_w = (W - (n_in + 1) * m) / n_in
-        for k, ch in enumerate(targets):
-            letter = "ABCDEFGH"[k]
-            g = ch.geometry
+        for j_in, ch in enumerate(targets):
+            letter = "ABCDEFGH"[j_in]
             cx, cy = ch.centroid
-            half = max(np.sqrt(g.area) * 1.1, 30.0 / before.grid.metres_per_unit)
-            sub_w = min(inset_h, (slot_w - m / 2) / 2)
-            x0 = m + k * (slot_w + m) + (slot_w - 2 * sub_w - m / 2) / 2
+            half = _inset_half(ch, before.grid)
+            sub_w = min(inset_h, sub_max)
+            half_y = half * inset_h / sub_w  # taller than wide when there is room (square)
+            x0 = m + j_in * (slot_w + m) + (slot_w - 2 * sub_w - m / 2) / 2
             pair = []
             for j, (scene, lab) in enumerate(((before, labels[0]), (after, labels[1]))):
-                ax = fig.add_axes(box(x0 + j * (sub_w + m / 2), y_in, sub_w, sub_w))
-                img, factor = display_image(scene, stretch, max_px=max_px)
-                ax.imshow(img, extent=image_extent(scene.grid, factor), origin="upper",
-                          interpolation="antialiased")
+                ax = fig.add_axes(box(x0 + j * (sub_w + m / 2), y_in, sub_w, inset_h))
+                # the zoomed window at full resolution
+                r0, c0 = (int(v) for v in np.floor(np.ravel(
+                    scene.grid.rowcol([cx - half, cx + half], [cy - half_y, cy + half_y])).reshape(2, 2).min(axis=1)))
+                r1, c1 = (int(v) for v in np.ceil(np.ravel(
+                    scene.grid.rowcol([cx - half, cx + half], [cy - half_y, cy + half_y])).reshape(2, 2).max(axis=1)))
+                r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
+                r1, c1 = min(r1 + 1, scene.shape[0]), min(c1 + 1, scene.shape[1])
+                if r1 > r0 and c1 > c0:
+                    sub = scene.pixels[:, r0:r1, c0:c1]
+                    img = stretch.apply(sub, scene.valid[r0:r1, c0:c1])
+                    ax.imshow(img, extent=image_extent(scene.grid.window(r0, c0, r1 - r0, c1 - c0)),
+                              origin="upper", interpolation="nearest")
                 draw_changes(ax, [ch], which="before" if j == 0 else "after", arrows=False)
                 ax.set_xlim(cx - half, cx + half)
-                yl = (cy - half, cy + half)
+                yl = (cy - half_y, cy + half_y)
                 ax.set_ylim(yl if ext[3] > ext[2] else yl[::-1])
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -241,8 +323,8 @@ def compare_figure(
                              loc="left", pad=2)
                 pair.append(ax)
             inset_axes.append(pair)
-            rect_y = (cy - half, cy + half) if ext[3] > ext[2] else (cy + half, cy - half)
-            ax_a.indicate_inset((cx - half, min(rect_y), 2 * half, 2 * half), inset_ax=None,
+            rect_y = (cy - half_y, cy + half_y)
+            ax_a.indicate_inset((cx - half, min(rect_y), 2 * half, 2 * half_y), inset_ax=None,
                                 edgecolor="white", linewidth=1.0, alpha=0.9)
             ax_a.text(cx - half, max(rect_y) if ext[3] > ext[2] else min(rect_y), letter,
                       color="white", fontsize=fs * 0.8, fontweight="bold", va="bottom",
@@ -258,7 +340,8 @@ def compare_figure(
              color="#777777")
     fig.airdiff = {"stretch": stretch, "panels": (ax_b, ax_a), "callouts": callouts,
                    "insets": inset_axes, "inset_targets": [c.id for c in targets],
-                   "preset": preset}
+                   "preset": preset, "layout": "vertical" if vertical else "horizontal",
+                   "extent": ext}
     return fig
 
 
