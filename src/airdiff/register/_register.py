@@ -409,6 +409,11 @@ def _register_impl(
     c_rmse = float(np.exp(-((rmse / 0.6) ** 2)))
     c_pred = float(np.exp(-((pred / 0.25) ** 2)))
     c_peak = float(np.clip((peak_ratio - 1.5) / 2.0, 0, 1))
+    # A weak global peak (small or repetitive scenes) is resolved when most tie windows,
+    # matched independently, agree on one model: a periodic alias (one apron slab off) would
+    # leave the non-periodic windows (grass, buildings) unmatched and the inlier fraction low.
+    c_consensus = float(np.clip((frac - 0.6) / 0.25, 0, 1)) * (1 - np.exp(-n_in / 30.0))
+    c_peak = max(c_peak, c_consensus)
     confidence = float(np.clip(c_n * c_frac * c_rmse * c_pred * c_peak, 0, 1)) ** 0.5
     log.info("register: %d/%d inliers, rmse %.3f px, predicted std %.3f px, peak ratio %.2f, "
              "confidence %.2f, %.2f s", n_in, ties.tried, rmse, pred, peak_ratio, confidence,
