@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 
 import pytest
 from click.testing import CliRunner
@@ -80,7 +81,8 @@ def test_local_cluster_survives_a_killed_worker(job_dir):
                 return
             busy = [w for w, tasks in client.processing().items() if tasks]
             if busy:
-                client.run(os._exit, 1, workers=[busy[0]], wait=False)
+                pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                os.kill(pid, signal.SIGKILL)  # the worker process dies mid-pair
                 killed.append(busy[0])
 
         results = run_batch(jobs, client=client, progress=kill_busy_worker_once)
