@@ -29,7 +29,7 @@ from shapely.geometry import shape
 from ..change import ChangeMap
 from ..scene import Scene
 from .context import segment_aeroways
-from .detect import BuiltinDetector, Detector, background
+from .detect import BuiltinDetector, Detector
 from .model import Aeroways, Aircraft, Change
 
 __all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas"]
@@ -136,24 +136,28 @@ def obscured_areas(cm: ChangeMap, *, min_area_m2: float = 500.0, simplify_m: flo
 
 
 # -- burned ----------------------------------------------------------------------------------
-def _burned_score(b: Aircraft, before_lum, after_lum, after_chroma, bg_before_lum, grid, k) -> float:
-    """0..1: how much the BEFORE aircraft's spot looks burned in AFTER."""
-    spot = b.footprint.buffer(2.0 * k)
+def _burned_score(b: Aircraft, after_lum, after_chroma, magnitude, grid, k) -> float:
+    """0..1: how much the BEFORE aircraft's spot looks burned in AFTER.
+
+    Judged from the AFTER pixels inside the BEFORE footprint directly (no AFTER detection
+    needed): a charred remnant is much darker than the AFTER ground around it, grey, and
+    the spot changed strongly.
+    """
+    spot = b.footprint.buffer(-0.5 * k)
+    if spot.is_empty or spot.area < 0.3 * b.footprint.area:
+        spot = b.footprint
     ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
     la = _mean_in(after_lum, spot, grid)
-    ground_before = _mean_in(bg_before_lum, spot, grid)
-    if not np.isfinite(la) or not np.isfinite(ground_before) or ground_before <= 0:
+    ground = _mean_in(after_lum, ring, grid)
+    mag = _mean_in(magnitude, spot, grid)
+    chroma = _mean_in(after_chroma, spot, grid)
+    if not (np.isfinite(la) and np.isfinite(ground) and np.isfinite(mag)) or ground <= 0:
         return 0.0
-    darkness = 1.0 - la / ground_before  # remnant + scorch: much darker than the ground was
-    sat = _mean_in(after_chroma, spot, grid)
-    # scorch: the surrounding ground is darker in AFTER than in BEFORE
-    ring_a = _mean_in(after_lum, ring, grid)
-    ring_b = _mean_in(before_lum, ring, grid)
-    scorch = 1.0 - ring_a / max(ring_b, 1e-3) if np.isfinite(ring_a) and np.isfinite(ring_b) else 0.0
-    s_dark = np.clip((darkness - 0.25) / 0.35, 0, 1)
-    s_scorch = np.clip((scorch - 0.1) / 0.3, 0, 1)
-    s_grey = 1.0 if not np.isfinite(sat) else float(np.clip((0.2 - sat) / 0.1, 0, 1))
-    return float(s_dark * (0.5 + 0.5 * s_scorch) * s_grey)
+    darkness = 1.0 - la / ground
+    s_dark = np.clip((darkness - 0.3) / 0.2, 0, 1)
+    s_change = np.clip((mag - 0.3) / 0.25, 0, 1)
+    s_grey = 1.0 if not np.isfinite(chroma) else float(np.clip((0.2 - chroma) / 0.08, 0, 1))
+    return float(s_dark * s_change * s_grey)
 
 
 # -- matching --------------------------------------------------------------------------------
@@ -204,11 +208,13 @@ def _moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surf
             # aircraft that arrive on a stand are more often new arrivals than moved ones
             surf = new_surface[j]
             stand_penalty = 0.3 if surf in ("stand", "apron") else 0.0
-            # identical aircraft: prefer the shorter trip, as a tie-breaker only
+            if size + 3.0 * paint + stand_penalty >= 0.6:
+                continue
+            # identical aircraft: the assignment with the least total travel is most often right
             dist_m = np.hypot(*np.subtract(a.centroid, b.centroid)) / k
             cost[i, j] = size + 3.0 * paint + stand_penalty + 1e-4 * dist_m
     r, c = linear_sum_assignment(cost)
-    pairs = [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < 0.6]
+    pairs = [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < big]
     return pairs, {p: float(cost[p]) for p in pairs}
 
 
@@ -234,6 +240,36 @@ def _merge_external(builtin: list[Aircraft], external: Sequence[Aircraft], date:
         out = [a for a in out if a.footprint.intersection(e.footprint).area < 0.3 * min(a.footprint.area, e.footprint.area)]
         out.append(e)
     return out
+
+
+def _near_paved(before: Scene, aeroways: Aeroways, *, margin_m: float = 8.0) -> np.ndarray | None:
+    """Pixels on or within ``margin_m`` of paved surfaces (None: no usable context).
+
+    From the BEFORE paved mask with the holes aircraft make closed (a disk wider than
+    half the largest span), united with the given aeroways.
+    """
+    from rasterio import features
+    from scipy import ndimage as ndi
+
+    from .context import _close_disk, paved_mask
+
+    grid = before.grid
+    k = _to_map_units(grid)
+    paved, step = paved_mask(before)
+    cell = step * before.gsd
+    paved = ndi.binary_fill_holes(_close_disk(paved, 30.0 / cell))
+    paved = ndi.binary_dilation(paved, iterations=max(1, int(round(margin_m / cell))))
+    m = np.zeros((grid.height, grid.width), bool)
+    up = np.repeat(np.repeat(paved, step, axis=0), step, axis=1)
+    m[: up.shape[0], : up.shape[1]] = up[: grid.height, : grid.width]
+    geoms = [g.buffer(margin_m * k) for kind, g in aeroways.features
+             if kind in ("runway", "taxiway", "apron", "stand") and aeroways.source != "segmented"]
+    if geoms:
+        m |= features.geometry_mask(geoms, out_shape=(grid.height, grid.width), transform=grid.transform,
+                                    invert=True)
+    if m.mean() < 0.02:
+        return None
+    return m
 
 
 # -- the stage -------------------------------------------------------------------------------
@@ -298,7 +334,14 @@ def find_changes(
         return max(a.length_m, a.span_m) >= min_aircraft_m
 
     def hidden(a: Aircraft) -> bool:
-        return _frac_in(obscured, a.footprint.buffer(3.0 * k), grid) >= 0.15
+        # a piece of an aircraft the cloud half hides cannot be judged either
+        return _frac_in(obscured, a.footprint.buffer(10.0 * k), grid) >= 0.05
+
+    near_paved = _near_paved(before, aeroways)
+    if near_paved is not None:
+        # aircraft stand on paved surfaces: soil patches, hedges and roofs off them are not
+        found_b = [a for a in found_b if _frac_in(near_paved, a.footprint, grid) >= 0.5]
+        found_a = [a for a in found_a if _frac_in(near_paved, a.footprint, grid) >= 0.5]
 
     ac_b_all = [a for a in found_b if big_enough(a)]
     ac_b = [a for a in ac_b_all if not hidden(a)]
@@ -308,20 +351,18 @@ def find_changes(
     fb = np.nan_to_num(before.as_float())
     fa = np.nan_to_num(normalised.as_float())
     vis = slice(0, min(3, fb.shape[0]))
-    lum_b = fb[vis].mean(axis=0)
     lum_a = fa[vis].mean(axis=0)
     if fa.shape[0] >= 3:
         mx = fa[vis].max(axis=0)
         sat_a = mx - fa[vis].min(axis=0)  # chroma: stable for dark pixels, unlike saturation
     else:
         sat_a = np.zeros_like(lum_a)
-    bg_b = background(fb[vis].mean(axis=0, keepdims=True), gsd=before.gsd, width_m=max(40.0, 3 * min_aircraft_m))[0]
 
     changes: list[dict] = []
     # 2. burned on its stand
     burned_idx = set()
     for i, b in enumerate(ac_b):
-        s = _burned_score(b, lum_b, lum_a, sat_a, bg_b, grid, k)
+        s = _burned_score(b, lum_a, sat_a, cm.magnitude, grid, k)
         if s >= 0.5:
             burned_idx.add(i)
             changes.append(dict(cls="burned", score=s, geometry=b.footprint, size_class=b.size_class,

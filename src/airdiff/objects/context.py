@@ -85,6 +85,20 @@ def _close_disk(mask: np.ndarray, r_cells: float) -> np.ndarray:
     return cl[pad:-pad, pad:-pad] | mask
 
 
+def _oriented_dims(mask: np.ndarray, cell: float) -> tuple[float, float]:
+    """Length and mean width (m) of a strip along its principal axis."""
+    rr, cc = np.nonzero(mask)
+    if rr.size < 3:
+        return float(rr.size) * cell, cell
+    xy = np.column_stack([cc, rr]).astype(float)
+    xy -= xy.mean(axis=0)
+    _, v = np.linalg.eigh(np.cov(xy.T))
+    p = xy @ v[:, 1]
+    length = (np.percentile(p, 99.5) - np.percentile(p, 0.5) + 1) * cell
+    width = rr.size * cell * cell / max(length, cell)
+    return float(length), float(width)
+
+
 def _polygons(mask: np.ndarray, transform, min_area: float):
     from rasterio import features
 
@@ -130,11 +144,13 @@ def segment_aeroways(scene: Scene) -> Aeroways:
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
         if sl is None:
             continue
-        h, w = (sl[0].stop - sl[0].start) * cell, (sl[1].stop - sl[1].start) * cell
-        length = max(h, w)
-        spans = (w >= 0.9 * cols * cell) or (h >= 0.9 * rows * cell)
-        log.debug("strip %s: %.0f x %.0f m, spans=%s", sl, h, w, spans)
-        if (length >= 1000.0 or spans) and length > best_len and length / max(min(h, w), 1) > 5:
+        # the strip's own (oriented) length and width: a rotated runway's box is no guide
+        length, width = _oriented_dims(lab[sl] == i, cell)
+        # spanning the scene: touching two opposite or adjacent image edges
+        edges = (sl[0].start == 0, sl[0].stop == rows, sl[1].start == 0, sl[1].stop == cols)
+        spans = sum(edges) >= 2 and length >= 0.5 * min(rows, cols) * cell
+        log.debug("strip %s: %.0f x %.0f m, spans=%s", sl, length, width, spans)
+        if (length >= 1000.0 or spans) and length > best_len and length / max(width, 1) > 5:
             best, best_len = i, length
     if best:
         runway = lab == best

@@ -65,10 +65,10 @@ def _block_mean(x: np.ndarray, step: int) -> np.ndarray:
     return xp.reshape(rp // step, step, cp // step, step).mean(axis=(1, 3))
 
 
-def background(f: np.ndarray, *, gsd: float, width_m: float = 10.0) -> np.ndarray:
+def background(f: np.ndarray, *, gsd: float, width_m: float = 12.0) -> np.ndarray:
     """Local background per band: objects narrower than ``width_m`` removed.
 
-    A grey opening then a grey closing with a ``width_m`` square: bright and
+    A grey opening then a grey closing with a disk of diameter ``width_m``: bright and
     dark structures narrower than that (fuselages, wings, their shadows, vehicles) are
     replaced by their surroundings, while wider surfaces (taxiways, runways, aprons)
     stay.
@@ -85,12 +85,25 @@ def background(f: np.ndarray, *, gsd: float, width_m: float = 10.0) -> np.ndarra
     -------
     ndarray, shape (bands, rows, cols), float32
     """
-    size = max(3, int(round(width_m / gsd)) | 1)
+    # work at about 1 m: a disk (not a square, which a rotated strip narrower than its
+    # diagonal does not hold) is then cheap enough
+    step = max(1, int(round(1.0 / gsd)))
+    cell = step * gsd
+    r = max(1.0, 0.5 * width_m / cell)
+    ri = int(np.ceil(r))
+    yy, xx = np.ogrid[-ri : ri + 1, -ri : ri + 1]
+    disk = (xx * xx + yy * yy) <= r * r + 0.25
     out = np.empty(f.shape, np.float32)
+    rows, cols = f.shape[1:]
     for k in range(f.shape[0]):
+        g = _block_mean(f[k], step) if step > 1 else f[k]
         # opening removes narrow bright objects, the closing then narrow dark ones (shadows)
-        out[k] = ndi.grey_closing(ndi.grey_opening(f[k], size=(size, size), mode="reflect"),
-                                  size=(size, size), mode="reflect")
+        g = ndi.grey_closing(ndi.grey_opening(g, footprint=disk, mode="reflect"), footprint=disk, mode="reflect")
+        if step > 1:
+            g = ndi.zoom(g, step, order=1, mode="nearest", grid_mode=True)[:rows, :cols]
+            if g.shape != (rows, cols):
+                g = np.pad(g, ((0, rows - g.shape[0]), (0, cols - g.shape[1])), mode="edge")
+        out[k] = g
     return out
 
 
@@ -301,12 +314,22 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
         return i
 
     grown = [a.footprint.buffer(gap_m) for a in found]
+    cand = []
     for i in range(n):
         for j in range(i + 1, n):
             if grown[i].intersects(found[j].footprint):
-                u = found[i].footprint.union(found[j].footprint)
-                if _rect_dims(u)[0] / k <= max_aircraft_m * 0.75:
-                    parent[root(j)] = root(i)
+                cand.append((found[i].footprint.distance(found[j].footprint), i, j))
+    # closest pieces first; a group may only grow while its union still fits one aircraft
+    # (checked on the whole group: joining pairwise-fitting pieces can chain a row of aircraft)
+    geoms = {i: found[i].footprint for i in range(n)}
+    for _d, i, j in sorted(cand):
+        ri, rj = root(i), root(j)
+        if ri == rj:
+            continue
+        u = geoms[ri].union(geoms[rj])
+        if _rect_dims(u)[0] / k <= max_aircraft_m * 0.75:
+            parent[rj] = ri
+            geoms[ri] = u
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
@@ -342,12 +365,14 @@ def _split_touching(body: np.ndarray, *, gsd: float, max_aircraft_m: float) -> l
     rr, cc = np.nonzero(body)
     if rr.size == 0:
         return []
-    if max(np.ptp(rr), np.ptp(cc)) * gsd <= max_aircraft_m:
+    if max(np.ptp(rr), np.ptp(cc)) * gsd <= 0.7 * max_aircraft_m:
         return [body]
     from skimage.segmentation import watershed
 
     dist = ndi.distance_transform_edt(body)
-    cores, n = ndi.label(dist > 1.2 / gsd)  # fuselages and wing roots, not wingtips
+    # fuselages and wing roots, not wingtips: relative to the thickest part of the blob
+    thr = max(1.2 / gsd, 0.5 * float(dist.max()))
+    cores, n = ndi.label(dist > thr)
     if n < 2:
         return [body]
     sizes = np.bincount(cores.ravel())
