@@ -101,3 +101,15 @@ def test_cog_output_is_cloud_optimized(tmp_path):
     with rasterio.open(path) as ds:
         assert ds.profile["blockxsize"] == 512 and ds.overviews(1)
         assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+
+
+def test_output_folder_is_created_with_parents_or_refused_early(tmp_path):
+    from airdiff.io import check_output_folder
+
+    out = tmp_path / "a" / "b"
+    with staged_folder(out) as st:
+        (st / "x.txt").write_text("x")
+    assert (out / "x.txt").read_text() == "x"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match="is a file"):
+        check_output_folder(tmp_path / "file" / "sub")

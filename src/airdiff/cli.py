@@ -269,8 +269,9 @@ def figure(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_ti
 def compare_cmd(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_time,
                 max_offset_m, no_local, output, aeroways, credit, location, preset, blink_ms):
     """Everything: aligned image, changes, figure, blink GIF, swipe page, report."""
-    from .io import COMPARISON_OUTPUTS, write_comparison
+    from .io import COMPARISON_OUTPUTS, check_output_folder, write_comparison
 
+    check_output_folder(output)
     b, a = _load_pair(before, after, gsd, before_gsd, after_gsd, before_time, after_time, credit)
     cmp = _run_compare(ctx, b, a, _options(max_offset_m, no_local, credit, location),
                        aeroways_path=aeroways)

@@ -295,21 +295,35 @@ def write_text(path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
-@contextlib.contextmanager
-def staged_folder(folder) -> Iterator[Path]:
-    """Stage several outputs in a hidden folder inside ``folder``; move them in on success.
+def check_output_folder(folder) -> Path:
+    """Raise :class:`OutputError` unless ``folder`` is, or can be created as, a writable folder.
 
-    ``folder`` is created if needed (its parent must exist). On error nothing of the
-    staged outputs is left behind.
+    Cheap, so commands call it before any long computation.
     """
     out = Path(folder)
     if out.exists() and not out.is_dir():
         raise OutputError(f"cannot write into {out}: it is a file; give a folder")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot create {out}: {probe} is a file")
+    if not os.access(probe, os.W_OK):
+        raise OutputError(f"cannot write into {out}: folder {probe} is not writable")
+    return out
+
+
+@contextlib.contextmanager
+def staged_folder(folder) -> Iterator[Path]:
+    """Stage several outputs in a hidden folder inside ``folder``; move them in on success.
+
+    ``folder`` is created if needed, with its parents. On error nothing of the staged
+    outputs is left behind.
+    """
+    out = check_output_folder(folder)
     if not out.exists():
-        if not out.parent.exists():
-            raise OutputError(f"cannot create {out}: folder {out.parent} does not exist")
         try:
-            out.mkdir()
+            out.mkdir(parents=True)
         except OSError as exc:
             raise OutputError(f"cannot create {out}: {exc.strerror}") from None
     if not os.access(out, os.W_OK):
