@@ -113,3 +113,12 @@ def test_output_folder_is_created_with_parents_or_refused_early(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError, match="is a file"):
         check_output_folder(tmp_path / "file" / "sub")
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = write_bytes(tmp_path / "f.json", b"{}")
+    finally:
+        os.umask(old)
+    assert (p.stat().st_mode & 0o777) == 0o644
