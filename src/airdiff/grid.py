@@ -119,6 +119,19 @@ class Grid:
         pts = [(0, 0), (cols, 0), (cols, rows), (0, rows)]
         return np.array([self.transform @ p for p in pts], dtype=float)
 
+    def outline_xy(self, n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+        """Map (x, y) of the outer boundary, ``n`` points per side, clockwise from top-left.
+
+        Densified so that the outline stays right after a change of CRS.
+        """
+        rows, cols = self.shape
+        cc = np.concatenate([np.linspace(0, cols, n), np.full(n, cols),
+                             np.linspace(cols, 0, n), np.zeros(n)])
+        rr = np.concatenate([np.zeros(n), np.linspace(0, rows, n),
+                             np.full(n, rows), np.linspace(rows, 0, n)])
+        t = self.transform
+        return t.a * cc + t.b * rr + t.c, t.d * cc + t.e * rr + t.f
+
     def footprint(self):
         """The grid's outline as a shapely Polygon in map coordinates."""
         from shapely.geometry import Polygon

@@ -26,14 +26,7 @@ _FRAME_CRS = CRS.from_epsg(3857)
 
 
 def _lonlat_extent(grid: Grid) -> str:
-    rows, cols = grid.shape
-    n = 9
-    cc = np.concatenate([np.linspace(0, cols, n), np.full(n, cols), np.linspace(cols, 0, n), np.zeros(n)])
-    rr = np.concatenate([np.zeros(n), np.linspace(0, rows, n), np.full(n, rows), np.linspace(rows, 0, n)])
-    t = grid.transform
-    x = t.a * cc + t.b * rr + t.c
-    y = t.d * cc + t.e * rr + t.f
-    lon, lat = grid.to_lonlat(x, y)
+    lon, lat = grid.to_lonlat(*grid.outline_xy(9))
 
     def fmt(v, pos, neg):
         return f"{abs(v):.4f}°{pos if v >= 0 else neg}"
@@ -48,13 +41,7 @@ def _footprint_in(grid: Grid, crs: CRS):
 
     from ..grid import _transformer
 
-    rows, cols = grid.shape
-    n = 17
-    cc = np.concatenate([np.linspace(0, cols, n), np.full(n, cols), np.linspace(cols, 0, n), np.zeros(n)])
-    rr = np.concatenate([np.zeros(n), np.linspace(0, rows, n), np.full(n, rows), np.linspace(rows, 0, n)])
-    t = grid.transform
-    x = t.a * cc + t.b * rr + t.c
-    y = t.d * cc + t.e * rr + t.f
+    x, y = grid.outline_xy(17)
     if grid.crs != crs:
         x, y = _transformer(grid.crs.to_wkt(), crs.to_wkt()).transform(x, y)
     return Polygon(np.column_stack([x, y]))
