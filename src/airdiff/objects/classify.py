@@ -29,7 +29,7 @@ from shapely.geometry import shape
 from ..change import ChangeMap
 from ..scene import Scene
 from .context import segment_aeroways
-from .detect import BuiltinDetector, Detector
+from .detect import Detector, contrast_map, detect_aircraft
 from .model import Aeroways, Aircraft, Change
 
 __all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas"]
@@ -136,28 +136,41 @@ def obscured_areas(cm: ChangeMap, *, min_area_m2: float = 500.0, simplify_m: flo
 
 
 # -- burned ----------------------------------------------------------------------------------
-def _burned_score(b: Aircraft, after_lum, after_chroma, magnitude, grid, k) -> float:
+def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, magnitude, grid, k) -> float:
     """0..1: how much the BEFORE aircraft's spot looks burned in AFTER.
 
     Judged from the AFTER pixels inside the BEFORE footprint directly (no AFTER detection
-    needed): a charred remnant is much darker than the AFTER ground around it, grey, and
-    the spot changed strongly.
+    needed): a charred remnant is much darker than the ground around it was in BEFORE (the
+    AFTER ground around it is scorched too), grey, and the spot changed strongly.
     """
     spot = b.footprint.buffer(-0.5 * k)
     if spot.is_empty or spot.area < 0.3 * b.footprint.area:
         spot = b.footprint
     ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
     la = _mean_in(after_lum, spot, grid)
-    ground = _mean_in(after_lum, ring, grid)
+    ground = _mean_in(before_lum, ring, grid)
     mag = _mean_in(magnitude, spot, grid)
     chroma = _mean_in(after_chroma, spot, grid)
     if not (np.isfinite(la) and np.isfinite(ground) and np.isfinite(mag)) or ground <= 0:
         return 0.0
     darkness = 1.0 - la / ground
-    s_dark = np.clip((darkness - 0.3) / 0.2, 0, 1)
-    s_change = np.clip((mag - 0.3) / 0.25, 0, 1)
+    s_dark = np.clip((darkness - 0.25) / 0.2, 0, 1)
+    s_change = np.clip((mag - 0.15) / 0.15, 0, 1)
     s_grey = 1.0 if not np.isfinite(chroma) else float(np.clip((0.2 - chroma) / 0.08, 0, 1))
     return float(s_dark * s_change * s_grey)
+
+
+def _charred(a: Aircraft, after_lum, after_chroma, before_lum, grid, k) -> bool:
+    """An AFTER candidate that is a dark, grey remnant on scorched ground (not an aircraft)."""
+    ring = a.footprint.buffer(10.0 * k).difference(a.footprint.buffer(2.0 * k))
+    la = _mean_in(after_lum, a.footprint, grid)
+    ra = _mean_in(after_lum, ring, grid)
+    rb = _mean_in(before_lum, ring, grid)
+    chroma = _mean_in(after_chroma, a.footprint, grid)
+    if not (np.isfinite(la) and np.isfinite(ra) and np.isfinite(rb)) or rb <= 0:
+        return False
+    scorched = ra < 0.8 * rb
+    return bool(la < 0.45 * rb and chroma < 0.12 and scorched)
 
 
 # -- matching --------------------------------------------------------------------------------
@@ -320,18 +333,31 @@ def find_changes(
     if aeroways is None:
         aeroways = segment_aeroways(before)
     judged = cm.judged
-    det = detector if detector is not None else BuiltinDetector(min_aircraft_m=min_aircraft_m)
-    # BEFORE is searched wherever it has data: an aircraft whose spot the AFTER cloud hides
-    # can still be the origin of a move (never a disappearance)
-    found_b = list(det(before, mask=~cm.nodata & before.valid))
-    found_a = list(det(normalised, mask=judged & normalised.valid))
+    # how much each pixel stands out from its local background, per date: an object is
+    # present in a date where its footprint stands out there
+    pres_b, bg_b = contrast_map(before)
+    pres_a, bg_a = contrast_map(normalised)
+    if detector is None:
+        found_b = detect_aircraft(before, mask=~cm.nodata & before.valid, min_aircraft_m=min_aircraft_m, bg=bg_b)
+        found_a = detect_aircraft(normalised, mask=judged & normalised.valid, min_aircraft_m=min_aircraft_m,
+                                  bg=bg_a)
+    else:
+        # BEFORE is searched wherever it has data: an aircraft whose spot the AFTER cloud hides
+        # can still be the origin of a move (never a disappearance)
+        found_b = list(detector(before, mask=~cm.nodata & before.valid))
+        found_a = list(detector(normalised, mask=judged & normalised.valid))
     if external:
         found_b = _merge_external(found_b, external, "before")
         found_a = _merge_external(found_a, external, "after")
     obscured = cm.obscured
 
     def big_enough(a: Aircraft) -> bool:
-        return max(a.length_m, a.span_m) >= min_aircraft_m
+        if a.source != "builtin":
+            return max(a.length_m, a.span_m) >= min_aircraft_m
+        # vehicles (and their shadows), marking fragments: too small or too thin
+        d1, d2 = _dims(a)
+        area_m2 = a.footprint.area / (k * k)
+        return d1 >= min_aircraft_m and d2 >= 0.5 * min_aircraft_m and area_m2 >= 0.4 * min_aircraft_m ** 2
 
     def hidden(a: Aircraft) -> bool:
         # a piece of an aircraft the cloud half hides cannot be judged either
@@ -352,6 +378,7 @@ def find_changes(
     fa = np.nan_to_num(normalised.as_float())
     vis = slice(0, min(3, fb.shape[0]))
     lum_a = fa[vis].mean(axis=0)
+    lum_b = fb[vis].mean(axis=0)
     if fa.shape[0] >= 3:
         mx = fa[vis].max(axis=0)
         sat_a = mx - fa[vis].min(axis=0)  # chroma: stable for dark pixels, unlike saturation
@@ -362,29 +389,55 @@ def find_changes(
     # 2. burned on its stand
     burned_idx = set()
     for i, b in enumerate(ac_b):
-        s = _burned_score(b, lum_a, sat_a, cm.magnitude, grid, k)
+        s = _burned_score(b, lum_a, sat_a, lum_b, cm.magnitude, grid, k)
         if s >= 0.5:
             burned_idx.add(i)
             changes.append(dict(cls="burned", score=s, geometry=b.footprint, size_class=b.size_class,
                                 length_m=max(b.length_m, b.span_m),
                                 surface=aeroways.surface_at(b.footprint),
                                 from_surface=aeroways.surface_at(b.footprint)))
-    if burned_idx:
-        zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
-        ac_a_rest = [a for a in ac_a if not any(z.intersects(a.footprint) for z in zone)]
-    else:
-        ac_a_rest = list(ac_a)
+    # burned remnants are neither new aircraft nor where one moved to
+    zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
+    ac_a_rest = [a for a in ac_a if not any(z.intersects(a.footprint) for z in zone)
+                 and not _charred(a, lum_a, sat_a, lum_b, grid, k)]
     ac_b_rest = [b for i, b in enumerate(ac_b) if i not in burned_idx]
 
     # 3. same place
     pairs = _same_place(ac_b_rest, ac_a_rest, k)
     used_b = {i for i, _ in pairs}
     used_a = {j for _, j in pairs}
-    # 4. real change only
-    vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b
-                and _changed_enough(b, cm.magnitude, grid, threshold=min_change, k=k)]
-    new = [a for j, a in enumerate(ac_a_rest) if j not in used_a
-           and _changed_enough(a, cm.magnitude, grid, threshold=min_change, k=k)]
+
+    # 4. real change only: changed pixels, and the object stands out in one date only
+    # cast shadows change with the sun: judge an object on its lit pixels, those in deep
+    # shadow in neither date
+    lit = (lum_b >= 0.45 * bg_b[vis].mean(axis=0)) & (lum_a >= 0.45 * bg_a[vis].mean(axis=0))
+
+    def gone(a: Aircraft, here: np.ndarray, there: np.ndarray) -> bool:
+        win, m = _window(a.footprint, grid)
+        if win is None or not m.any():
+            return False
+        body = m & lit[win]
+        if body.sum() < 0.3 * m.sum():
+            # mostly deep shadow in one date or dark paint: a shadow that moved with the sun is
+            # no aircraft change; only a clear one counts
+            body = m
+            need = 1.5 * min_change
+        else:
+            need = min_change
+        if float(np.median(cm.magnitude[win][body])) < need:
+            return False
+        ph, pt = float(here[win][body].mean()), float(there[win][body].mean())
+        # the same airframe in both dates (lit parts alike) is no change, however faint it is
+        # in one of them
+        x, y = lum_b[win][body], lum_a[win][body]
+        sx, sy = float(x.std()), float(y.std())
+        ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
+        log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f", a.centroid,
+                  body.sum() / m.sum(), float(np.median(cm.magnitude[win][body])), ph, pt, ncc)
+        return pt < 0.6 * ph and ncc < 0.4
+
+    vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b and gone(b, pres_b, pres_a)]
+    new = [a for j, a in enumerate(ac_a_rest) if j not in used_a and gone(a, pres_a, pres_b)]
     # pieces and shadows of an aircraft that stayed belong to it, not to a change
     stayed = [ac_b_rest[i].footprint.union(ac_a_rest[j].footprint).buffer(8.0 * k) for i, j in pairs]
 

@@ -25,7 +25,7 @@ from shapely.ops import unary_union
 from ..scene import Scene
 from .model import Aircraft
 
-__all__ = ["Detector", "BuiltinDetector", "detect_aircraft", "size_class_of", "background"]
+__all__ = ["Detector", "BuiltinDetector", "detect_aircraft", "size_class_of", "background", "contrast_map"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,30 @@ def background(f: np.ndarray, *, gsd: float, width_m: float = 12.0) -> np.ndarra
     return out
 
 
+def _smoothed(f: np.ndarray, gsd: float) -> np.ndarray:
+    # fine texture (slab joints, grass, noise) would otherwise ride on the morphological envelope
+    sigma = max(0.5, 0.75 / gsd)
+    return np.stack([ndi.gaussian_filter(b, sigma) for b in f])
+
+
+def contrast_map(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """Colour distance of each pixel to its local :func:`background`, and that background.
+
+    High on objects narrower than about 12 m (aircraft, their shadows, vehicles, markings),
+    low on open ground. Compare it between dates to tell whether an object is present.
+
+    Returns
+    -------
+    dist : ndarray, shape (rows, cols), float32
+    bg : ndarray, shape (bands, rows, cols), float32
+    """
+    f = _float(scene)
+    fs = _smoothed(f, scene.gsd)
+    bg = background(fs, gsd=scene.gsd)
+    diff = fs - bg
+    return np.sqrt((diff * diff).mean(axis=0)).astype(np.float32), bg
+
+
 def _mask_to_polygon(mask: np.ndarray, transform) -> Polygon | None:
     from rasterio import features
 
@@ -169,9 +193,7 @@ def detect_aircraft(
     """
     gsd = scene.gsd
     f = _float(scene)
-    # fine texture (slab joints, grass, noise) would otherwise ride on the morphological envelope
-    sigma = max(0.5, 0.75 / gsd)
-    fs = np.stack([ndi.gaussian_filter(b, sigma) for b in f])
+    fs = _smoothed(f, gsd)
     if bg is None:
         bg = background(fs, gsd=gsd)
     nb = f.shape[0]
