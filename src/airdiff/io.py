@@ -33,6 +33,11 @@ __all__ = [
     "read_geojson",
     "parse_time",
     "sha256",
+    "open_source",
+    "RasterSource",
+    "block_writer",
+    "write_products",
+    "raster_shape",
 ]
 
 log = logging.getLogger(__name__)
@@ -476,20 +481,11 @@ def write_comparison(
     ``changemap.png``, ``blink.gif``, ``swipe.html`` and ``report.json``.
     Returns the file names written.
     """
-    from . import export, figures
-
     cmp = comparison
     grid = cmp.grid
     step = progress or (lambda name: None)
     written: list[str] = []
     with staged_folder(folder) as stage:
-        def put(name, data):
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            write_bytes(stage / name, data)
-            written.append(name)
-            step(name)
-
         a = cmp.aligned
         write_geotiff(stage / "aligned.tif", a.pixels, grid, valid=a.valid,
                       band_names=a.band_names, tags=time_tags(a.acquired))
@@ -500,18 +496,47 @@ def write_comparison(
                       band_names=("change_magnitude",))
         written.append("change_magnitude.tif")
         step("change_magnitude.tif")
-        put("changes.geojson", json.dumps(export.changes_to_geojson(cmp.changes, grid), indent=1))
-        put("changes.csv", export.changes_to_csv(cmp.changes, grid))
-        if write_gpkg(stage / "changes.gpkg", export.gpkg_layers(cmp), grid.crs):
-            written.append("changes.gpkg")
-        step("changes.gpkg")
-        fig = figures.compare_figure(cmp, preset=preset)
-        put("figure.png", figures.render_bytes(fig, fmt="png", preset=preset))
-        put("changemap.png", figures.render_bytes(figures.change_map_figure(cmp), fmt="png"))
-        put("blink.gif", figures.blink_gif(cmp, duration_ms=blink_ms))
-        put("swipe.html", figures.swipe_html(cmp))
-        outputs = {name: str(Path(folder) / name) for name in [*written, "report.json"]}
-        put("report.json", json.dumps(export.report(cmp, inputs=inputs, outputs=outputs), indent=2))
+        write_products(cmp, stage, folder, written=written, inputs=inputs, preset=preset,
+                       blink_ms=blink_ms, progress=progress)
+    return written
+
+
+def write_products(comparison, stage, folder, *, written: list[str], inputs: dict | None = None,
+                   preset: str = "web", blink_ms: int = 800, progress=None,
+                   report_extra: dict | None = None, figure_kw: dict | None = None) -> list[str]:
+    """Write the vector, figure and report outputs of a comparison into a staging folder.
+
+    The part of :func:`write_comparison` after the rasters (also used by the tiled path,
+    which writes its rasters block by block). ``written`` (names already in ``stage``) is
+    extended in place; ``report_extra`` replaces top-level keys of the report.
+    """
+    from . import export, figures
+
+    cmp = comparison
+    grid = cmp.grid
+    step = progress or (lambda name: None)
+
+    def put(name, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        write_bytes(Path(stage) / name, data)
+        written.append(name)
+        step(name)
+
+    put("changes.geojson", json.dumps(export.changes_to_geojson(cmp.changes, grid), indent=1))
+    put("changes.csv", export.changes_to_csv(cmp.changes, grid))
+    if write_gpkg(Path(stage) / "changes.gpkg", export.gpkg_layers(cmp), grid.crs):
+        written.append("changes.gpkg")
+    step("changes.gpkg")
+    fig = figures.compare_figure(cmp, preset=preset, **(figure_kw or {}))
+    put("figure.png", figures.render_bytes(fig, fmt="png", preset=preset))
+    put("changemap.png", figures.render_bytes(figures.change_map_figure(cmp), fmt="png"))
+    put("blink.gif", figures.blink_gif(cmp, duration_ms=blink_ms))
+    put("swipe.html", figures.swipe_html(cmp))
+    outputs = {name: str(Path(folder) / name) for name in [*written, "report.json"]}
+    rep = export.report(cmp, inputs=inputs, outputs=outputs)
+    rep.update(report_extra or {})
+    put("report.json", json.dumps(rep, indent=2))
     return written
 
 
@@ -545,6 +570,13 @@ def raster_shape(path) -> tuple[int, int, int]:
         msg = str(exc).splitlines()[0] if str(exc) else "unknown format"
         raise InputFileError(f"{p} is not a raster that can be read ({msg}); give a GeoTIFF/COG, "
                              "or a PNG/JPEG with --gsd") from None
+
+
+def stream_env():
+    """GDAL settings for streaming large rasters: a bounded block cache."""
+    from rasterio.env import Env
+
+    return Env(GDAL_CACHEMAX=STREAM_CACHE_MB)
 
 
 class RasterSource:
@@ -684,7 +716,7 @@ class RasterSource:
         if f > 1:
             from affine import Affine as _Affine
 
-            g = Grid(px.shape[1:], g.transform * _Affine.scale(f, f), g.crs)
+            g = Grid(px.shape[1:], g.transform @ _Affine.scale(f, f), g.crs)
         return Scene(pixels=px, grid=g, valid=valid, acquired=self.acquired, name=self.name,
                      credit=self.credit, band_names=self.band_names, tags=dict(self.tags))
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from ..errors import AlignmentError
 from ..scene import Scene
 from ._register import register, register_sources
-from ._resample import after_window, apply, before_to_after_px, common_grid, window_registration
+from ._resample import (
+    after_window,
+    apply,
+    before_to_after_px,
+    check_overlap,
+    common_grid,
+    window_registration,
+)
 from .model import LocalWarp, Registration
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "register",
     "register_sources",
     "after_window",
+    "check_overlap",
     "window_registration",
 ]
 

@@ -17,7 +17,7 @@ from ..scene import Scene
 from ._fit import warp_at
 from .model import Registration
 
-__all__ = ["common_grid", "apply", "window_registration", "after_window"]
+__all__ = ["common_grid", "check_overlap", "apply", "window_registration", "after_window"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,19 @@ def _reproject_scene(after: Scene, src_transform, src_crs, dst_grid_shape, dst_t
     return out, valid
 
 
+def check_overlap(before: Grid, after: Grid, *, margin_m: float = 150.0,
+                  names: tuple[str, str] = ("BEFORE", "AFTER")) -> None:
+    """Raise :class:`~airdiff.errors.NoOverlapError` when two georeferenced grids miss each
+    other by more than ``margin_m``."""
+    fa = _footprint_in(after, before.crs)
+    fb = _footprint_in(before, before.crs)
+    if not fa.buffer(margin_m / before.metres_per_unit).intersects(fb):
+        raise NoOverlapError(
+            f"{names[1]} and {names[0]} do not overlap ({names[1]} covers {_lonlat_extent(after)}; "
+            f"{names[0]} covers {_lonlat_extent(before)}); check that both show the same airfield"
+        )
+
+
 def common_grid(before: Scene, after: Scene, *, margin_m: float = 150.0,
                 resampling: Resampling = Resampling.bilinear) -> Scene:
     """AFTER resampled to BEFORE's CRS and ground sample distance.
@@ -125,16 +138,7 @@ def common_grid(before: Scene, after: Scene, *, margin_m: float = 150.0,
     if bg.is_georeferenced and ag.is_georeferenced:
         if ag.same_as(bg):
             return after
-        fa = _footprint_in(ag, bg.crs)
-        fb = _footprint_in(bg, bg.crs)
-        margin = margin_m / bg.metres_per_unit
-        if not fa.buffer(margin).intersects(fb):
-            raise NoOverlapError(
-                f"{after.name or 'AFTER'} and {before.name or 'BEFORE'} do not overlap "
-                f"({after.name or 'AFTER'} covers {_lonlat_extent(ag)}; "
-                f"{before.name or 'BEFORE'} covers {_lonlat_extent(bg)}); "
-                "check that both show the same airfield"
-            )
+        check_overlap(bg, ag, margin_m=margin_m, names=(before.name or "BEFORE", after.name or "AFTER"))
         pixels, valid = _reproject_scene(after, ag.transform, ag.crs, bg.shape, bg.transform,
                                          bg.crs, resampling)
         if not valid.any():
