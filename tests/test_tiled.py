@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from airdiff import io, pipeline
+from airdiff import tiled as tiled_mod
 from airdiff.export import changes_to_geojson
 from airdiff.register import before_to_after_px, register_sources
 from airdiff.synth import make_pair, write_pair
@@ -61,13 +62,30 @@ def tiled(pair, in_memory, tmp_path_factory):
         windows.append(np.asarray(pixels).shape[-2:])
         return orig(self, pixels, row_off, col_off, valid=valid)
 
+    insets = []
+    orig_reader = tiled_mod.inset_reader
+
+    def reader_spy(sources, grid):
+        read = orig_reader(sources, grid)
+
+        def wrapped(which, bounds):
+            sc = read(which, bounds)
+            insets.append((which, sc.grid.gsd))
+            return sc
+
+        return wrapped
+
     io.BlockWriter.write = spy
+    tiled_mod.inset_reader = reader_spy
     try:
         opts = pipeline.Options(tiled_above_mpx=0.5, tile_px=tile_px, tile_overlap_m=OVERLAP_M)
-        res = pipeline.compare_files(paths["before"], paths["after"], out, options=opts)
+        # a preview at half resolution, so that full-resolution insets differ from it
+        res = pipeline.compare_files(paths["before"], paths["after"], out, options=opts,
+                                     preview_px=SIZE // 2)
     finally:
         io.BlockWriter.write = orig
-    return res, out, windows, tile_px, overlap_px
+        tiled_mod.inset_reader = orig_reader
+    return res, out, windows, tile_px, overlap_px, insets
 
 
 def _features(fc):
@@ -106,7 +124,7 @@ def test_windowed_registration_matches_in_memory(pair, in_memory):
 
 
 def test_tiled_compare_finds_the_same_changes(in_memory, tiled):
-    res, out, _, tile_px, overlap_px = tiled
+    res, out, _, tile_px, overlap_px, _ = tiled
     assert res.tiled
     report = json.loads((out / "report.json").read_text())
     assert report["tiling"]["tiles"] > 1
@@ -127,7 +145,7 @@ def test_tiled_compare_finds_the_same_changes(in_memory, tiled):
 
 
 def test_change_on_a_tile_edge_is_found_once(in_memory, tiled):
-    res, out, _, tile_px, overlap_px = tiled
+    res, out, _, tile_px, overlap_px, _ = tiled
     grid = in_memory.grid
     tiles = tile_windows(grid.shape, tile_px, overlap_px)
     edges_c = {t.core[1] for t in tiles} - {0}
@@ -149,7 +167,7 @@ def test_change_on_a_tile_edge_is_found_once(in_memory, tiled):
 
 
 def test_tiled_outputs_are_cogs_written_by_blocks(pair, in_memory, tiled):
-    res, out, windows, tile_px, _ = tiled
+    res, out, windows, tile_px, _, _ = tiled
     assert set(res.written) >= {"aligned.tif", "change_magnitude.tif", "changes.geojson",
                                 "figure.png", "report.json"}
     # every raster went out window by window, none larger than a tile
@@ -172,3 +190,11 @@ def test_tiled_outputs_are_cogs_written_by_blocks(pair, in_memory, tiled):
     assert (valid != ref.valid).mean() < 0.002
     diff = np.abs(px.astype(int) - ref.pixels.astype(int))[:, both]
     assert diff.mean() < 0.2 and np.percentile(diff, 99.9) <= 2
+
+
+def test_figure_insets_are_read_at_full_resolution(tiled):
+    res, out, _, _, _, insets = tiled
+    report = json.loads((out / "report.json").read_text())
+    assert report["tiling"]["preview_factor"] == 2
+    assert {w for w, _ in insets} == {"before", "after"}
+    assert all(abs(gsd / 0.5 - 1) < 0.01 for _, gsd in insets)  # not the 1 m preview

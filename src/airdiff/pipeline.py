@@ -333,18 +333,21 @@ def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, af
             f = max(1, math.ceil(max(grid.shape) / preview_px))
             h, w = grid.height // f * f, grid.width // f * f
             b_prev = bs.read(0, 0, h, w, factor=f)
+            with io.open_source(stage / "change_magnitude.tif", name="change") as m_src:
+                m_prev = m_src.read(0, 0, h, w, factor=f)
             with io.open_source(stage / "aligned.tif", name=as_.name, acquired=as_.acquired,
                                 credit=as_.credit) as al_src:
                 a_prev = al_src.read(0, 0, h, w, factor=f)
-            with io.open_source(stage / "change_magnitude.tif", name="change") as m_src:
-                m_prev = m_src.read(0, 0, h, w, factor=f)
-            cmp = tiled.preview_comparison(res, b_prev, a_prev, a_prev, m_prev, options=opts)
-            extra = {"before": _scene_info(bs), "after": _scene_info(as_),
-                     "change": {k + "_fraction": round(v, 4) for k, v in res.fractions.items()},
-                     "tiling": {**res.tiling(), "preview_factor": f}}
-            io.write_products(cmp, stage, outdir, written=written, inputs=inputs, preset=preset,
-                              blink_ms=blink_ms, report_extra=extra,
-                              progress=lambda name: step("writing", len(written), io.COMPARISON_OUTPUTS))
+                cmp = tiled.preview_comparison(res, b_prev, a_prev, a_prev, m_prev, options=opts)
+                extra = {"before": _scene_info(bs), "after": _scene_info(as_),
+                         "change": {k + "_fraction": round(v, 4) for k, v in res.fractions.items()},
+                         "tiling": {**res.tiling(), "preview_factor": f}}
+                reader = tiled.inset_reader({"before": bs, "after": al_src}, grid)
+                io.write_products(cmp, stage, outdir, written=written, inputs=inputs,
+                                  preset=preset, blink_ms=blink_ms, report_extra=extra,
+                                  figure_kw={"inset_reader": reader},
+                                  progress=lambda name: step("writing", len(written),
+                                                             io.COMPARISON_OUTPUTS))
     return FilesResult(cmp.summary, cmp.counts(), tuple(written), True, grid.height * grid.width / 1e6)
 
 

@@ -45,7 +45,7 @@ from .objects.model import Aeroways, Aircraft, Change
 from .register.model import Registration
 from .scene import Scene
 
-__all__ = ["TiledResult", "compare_tiled", "tile_windows", "preview_comparison"]
+__all__ = ["TiledResult", "compare_tiled", "tile_windows", "preview_comparison", "inset_reader"]
 
 log = logging.getLogger(__name__)
 
@@ -474,3 +474,25 @@ def preview_comparison(result: TiledResult, before: Scene, after: Scene, aligned
                       registration=result.registration, changemap=cm, changes=result.changes,
                       aircraft_before=result.aircraft_before, aircraft_after=result.aircraft_after,
                       aeroways=result.aeroways, options=options or Options())
+
+
+def inset_reader(sources: dict, grid: Grid):
+    """A figure's ``inset_reader`` (see :func:`airdiff.figures.compare_figure`) over sources.
+
+    ``sources`` maps 'before' and 'after' to scene sources on ``grid``; the windows come back
+    as float32 on the scale of decimated reads (about [0, 1]), like the preview scenes.
+    """
+
+    def read(which: str, bounds):
+        src = sources[which]
+        rows, cols = grid.rowcol(np.array([bounds[0], bounds[2]]), np.array([bounds[1], bounds[3]]))
+        r0, r1 = max(int(np.floor(rows.min())) - 1, 0), min(int(np.ceil(rows.max())) + 1, grid.height)
+        c0, c1 = max(int(np.floor(cols.min())) - 1, 0), min(int(np.ceil(cols.max())) + 1, grid.width)
+        if r1 <= r0 or c1 <= c0:
+            return None
+        sc = src.read(r0, c0, r1 - r0, c1 - c0)
+        if sc.pixels.dtype == np.uint8:
+            sc = sc.replace(pixels=sc.pixels.astype(np.float32) / np.float32(src.scale))
+        return sc
+
+    return read
