@@ -156,8 +156,12 @@ def _owns(grid: Grid, core, xy) -> bool:
     return in_r and in_c
 
 
-def _sample_transfer(before_src, after_src, reg: Registration, *, win: int = 256, max_n: int = 8):
-    """Radiometric transfer fitted once on full-resolution windows spread over the scene."""
+def _sample_transfer(before_src, after_src, reg: Registration, *, win: int = 128, max_n: int = 16):
+    """Radiometric transfer fitted once on full-resolution windows spread over the scene.
+
+    Many small windows on a regular grid (up to 16 x 16 of 128 px, 4 Mpx) sample the scene
+    about as evenly as the in-memory fit's regular pixel subsample does.
+    """
     from .radiometry import fit_scene_transfer
     from .register import after_window, apply, window_registration
 
