@@ -198,3 +198,26 @@ def test_figure_insets_are_read_at_full_resolution(tiled):
     assert report["tiling"]["preview_factor"] == 2
     assert {w for w, _ in insets} == {"before", "after"}
     assert all(abs(gsd / 0.5 - 1) < 0.01 for _, gsd in insets)  # not the 1 m preview
+
+
+def test_windows_read_on_another_grid_match_common_grid(pair):
+    from affine import Affine
+
+    from airdiff.grid import Grid
+    from airdiff.register import common_grid
+    from airdiff.scene import Scene
+
+    _, paths = pair
+    after = io.read_scene(paths["after"])
+    g = after.grid
+    shifted = Grid(g.shape, g.transform @ Affine.translation(3.4, -2.7), g.crs)
+    whole = common_grid(Scene(np.zeros((1, *g.shape), np.uint8), shifted), after)
+    with io.open_source(paths["after"]) as src:
+        src.on_grid(shifted)
+        for r0, c0, h, w in ((0, 0, 300, 250), (400, 500, 256, 300), (700, 720, 300, 280)):
+            win = src.read(r0, c0, h, w)
+            sl = (slice(r0, r0 + h), slice(c0, c0 + w))
+            assert win.grid.same_as(shifted.window(r0, c0, h, w))
+            assert (win.valid == whole.valid[sl]).mean() > 0.995
+            both = win.valid & whole.valid[sl]
+            assert np.abs(win.pixels.astype(int) - whole.pixels[(slice(None), *sl)])[:, both].max() <= 1

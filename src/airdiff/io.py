@@ -605,7 +605,7 @@ class RasterSource:
             raise InputFileError(f"{p} is not a raster that can be read ({msg}); give a GeoTIFF/COG, "
                                  "or a PNG/JPEG with --gsd") from None
         ds = self._ds
-        self._vrt = None
+        self._warp_to = False
         georef = ds.crs is not None and not ds.transform.is_identity
         if georef:
             self.grid = Grid((ds.height, ds.width), ds.transform, ds.crs)
@@ -656,14 +656,20 @@ class RasterSource:
         v = px[:, valid] if valid.any() else px.reshape(px.shape[0], -1)
         return max(float(np.percentile(v, 99.9)), 1.0) if v.size else 1.0
 
-    def _dataset(self):
-        return self._vrt if self._vrt is not None else self._ds
-
-    def _read_raw(self, row_off, col_off, height, width, *, factor=1, nearest=False):
+    def _read_raw(self, row_off, col_off, height, width, *, factor=1, nearest=False, native=False):
+        """(pixels, valid) of a window; through the target grid unless ``native``."""
         from rasterio.enums import Resampling
         from rasterio.windows import Window
 
-        ds = self._dataset()
+        if self._warp_to and not native:
+            g = self.grid.window(row_off, col_off, height, width)
+            if factor > 1:
+                from affine import Affine as _Affine
+
+                shape = (max(1, height // factor), max(1, width // factor))
+                g = Grid(shape, g.transform @ _Affine.scale(width / shape[1], height / shape[0]), g.crs)
+            return self._read_warped(g, factor)
+        ds = self._ds
         win = Window(col_off, row_off, width, height)
         kw = {}
         if factor > 1:
@@ -675,19 +681,11 @@ class RasterSource:
         else:
             px = ds.read(self._keep, window=win)
         mkw = {"out_shape": kw["out_shape"], "resampling": Resampling.average} if kw else {}
-        if self._vrt is not None:
-            mask = ds.read(ds.count, window=win, **mkw) if kw else ds.read(ds.count, window=win)
-        else:
-            mask = ds.read_masks(self._keep[0], window=win, **mkw)
-            if self._alpha is not None:
-                mask = np.minimum(mask, ds.read(self._alpha, window=win, **mkw))
+        mask = ds.read_masks(self._keep[0], window=win, **mkw)
+        if self._alpha is not None:
+            mask = np.minimum(mask, ds.read(self._alpha, window=win, **mkw))
         # a decimated block is valid only when all of it is
         valid = mask >= 255
-        if self._vrt is not None and factor == 1 and not valid.all():
-            # as common_grid: a resampling kernel next to no-data mixes in fill values
-            from scipy import ndimage as ndi
-
-            valid = ndi.binary_erosion(valid, iterations=1, border_value=1)
         if np.issubdtype(px.dtype, np.floating):
             valid &= np.all(np.isfinite(px), axis=0)
             px = np.nan_to_num(px, nan=0.0)
@@ -721,26 +719,62 @@ class RasterSource:
                      credit=self.credit, band_names=self.band_names, tags=dict(self.tags))
 
     def on_grid(self, grid: Grid) -> RasterSource:
-        """Read this raster resampled (bilinear) onto ``grid`` through a GDAL WarpedVRT.
+        """Read this raster resampled (bilinear) onto ``grid`` from now on.
 
         The windowed equivalent of :func:`airdiff.register.common_grid` for georeferenced
-        rasters; returns ``self`` when the grids are already the same.
+        rasters: each window is read from the native raster (with a margin) and reprojected
+        in memory; a decimated window is reprojected from a decimated read. Returns ``self``.
         """
-        from rasterio.enums import Resampling
-        from rasterio.vrt import WarpedVRT
-
         if self.grid.same_as(grid):
             return self
         if grid.crs is None or self.native_grid.crs is None:
             raise InputError("windowed reprojection needs two georeferenced rasters")
-        self._vrt = WarpedVRT(self._ds, crs=grid.crs, transform=grid.transform, width=grid.width,
-                              height=grid.height, resampling=Resampling.bilinear, add_alpha=True)
+        self._warp_to = True
         self.grid = grid
         return self
 
+    def _read_warped(self, tgt: Grid, factor: int):
+        """Pixels and validity of the native raster resampled onto ``tgt`` (a window grid)."""
+        from rasterio.enums import Resampling
+        from rasterio.warp import reproject
+
+        from .grid import _transformer
+
+        nat = self.native_grid
+        xs, ys = tgt.outline_xy(9)
+        if tgt.crs != nat.crs:
+            xs, ys = _transformer(tgt.crs.to_wkt(), nat.crs.to_wkt()).transform(xs, ys)
+        rows, cols = nat.rowcol(xs, ys)
+        m = 3 * factor + 2  # the kernel's reach, and a curved outline
+        r0 = max(int(np.floor(np.min(rows))) - m, 0)
+        c0 = max(int(np.floor(np.min(cols))) - m, 0)
+        r1 = min(int(np.ceil(np.max(rows))) + m, nat.height)
+        c1 = min(int(np.ceil(np.max(cols))) + m, nat.width)
+        out = np.zeros((self.count, *tgt.shape), np.float32 if factor > 1 else self.dtype)
+        valid = np.zeros(tgt.shape, np.uint8)
+        if r1 - r0 < factor or c1 - c0 < factor:
+            return out, valid.astype(bool)
+        px, v = self._read_raw(r0, c0, r1 - r0, c1 - c0, factor=factor, native=True)
+        src_t = nat.window(r0, c0, r1 - r0, c1 - c0).transform
+        if factor > 1:
+            from affine import Affine as _Affine
+
+            src_t = src_t @ _Affine.scale((c1 - c0) / px.shape[2], (r1 - r0) / px.shape[1])
+        kw = dict(src_transform=src_t, src_crs=nat.crs, dst_transform=tgt.transform,
+                  dst_crs=tgt.crs)
+        reproject(source=np.ascontiguousarray(px), destination=out,
+                  resampling=Resampling.bilinear, num_threads=2, **kw)
+        reproject(source=v.astype(np.uint8), destination=valid, src_nodata=0, dst_nodata=0,
+                  resampling=Resampling.nearest, **kw)
+        valid = valid.astype(bool)
+        if factor == 1 and not valid.all():
+            # as common_grid: a resampling kernel next to no-data mixes in fill values
+            from scipy import ndimage as ndi
+
+            valid = ndi.binary_erosion(valid, iterations=1, border_value=1)
+        return out, valid
+
     def close(self) -> None:
-        if getattr(self, "_vrt", None) is not None:
-            self._vrt.close()
         self._ds.close()
 
     def __enter__(self):
