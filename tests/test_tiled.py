@@ -221,3 +221,40 @@ def test_windows_read_on_another_grid_match_common_grid(pair):
             assert (win.valid == whole.valid[sl]).mean() > 0.995
             both = win.valid & whole.valid[sl]
             assert np.abs(win.pixels.astype(int) - whole.pixels[(slice(None), *sl)])[:, both].max() <= 1
+
+
+def test_tiled_cli_refuses_unrelated_images_and_writes_nothing(tmp_path):
+    from affine import Affine
+    from click.testing import CliRunner
+
+    from airdiff.cli import cli
+    from airdiff.grid import Grid
+    from airdiff.io import write_geotiff
+
+    from .conftest import textured
+
+    g = Grid((400, 400), Affine(0.5, 0, 500_000, 0, -0.5, 5_600_000), "EPSG:32636")
+    a = write_geotiff(tmp_path / "a.tif", textured((400, 400), seed=1), g)
+    b = write_geotiff(tmp_path / "b.tif", textured((400, 400), seed=2), g)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["compare", str(a), str(b), "-o", str(out), "--tile-above", "0"])
+    assert res.exit_code == 3, res.output
+    assert "airdiff: error:" in res.output and "Traceback" not in res.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_tiled_cli_compare_writes_everything(pair, tmp_path):
+    from click.testing import CliRunner
+
+    from airdiff.cli import cli
+
+    _, paths = pair
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["compare", str(paths["before"]), str(paths["after"]), "-o",
+                                   str(out), "--tile-above", "0.5"])
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in out.iterdir()}
+    assert {"aligned.tif", "change_magnitude.tif", "changes.geojson", "changes.csv", "figure.png",
+            "changemap.png", "blink.gif", "swipe.html", "report.json"} <= names
+    assert json.loads((out / "report.json").read_text())["tiling"]["tiles"] >= 1
