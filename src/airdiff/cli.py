@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -19,6 +20,7 @@ from . import __version__
 from .cli_options import figure_options, output_option, pair_options
 from .errors import AirdiffError, AlignmentError, InputError
 from .io import time_tags
+from .pipeline import STAGES
 
 log = logging.getLogger("airdiff")
 
@@ -264,23 +266,49 @@ def figure(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_ti
 @figure_options
 @click.option("--blink-ms", type=int, default=800, show_default=True,
               help="Frame duration of the blink GIF in milliseconds.")
+@click.option("--tile-above", type=click.FloatRange(min=0), default=25.0, show_default=True,
+              metavar="MPX", help="Compare tile by tile when a scene has more megapixels.")
 @click.pass_context
 @_errors
 def compare_cmd(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_time,
-                max_offset_m, no_local, output, aeroways, credit, location, preset, blink_ms):
-    """Everything: aligned image, changes, figure, blink GIF, swipe page, report."""
-    from .io import COMPARISON_OUTPUTS, check_output_folder, write_comparison
+                max_offset_m, no_local, output, aeroways, credit, location, preset, blink_ms,
+                tile_above):
+    """Everything: aligned image, changes, figure, blink GIF, swipe page, report.
 
-    check_output_folder(output)
-    b, a = _load_pair(before, after, gsd, before_gsd, after_gsd, before_time, after_time, credit)
-    cmp = _run_compare(ctx, b, a, _options(max_offset_m, no_local, credit, location),
-                       aeroways_path=aeroways)
-    with _progress(ctx, COMPARISON_OUTPUTS, "writing") as bar:
-        written = write_comparison(cmp, output, inputs=_inputs(before, after),
-                                   preset=preset or "web", blink_ms=blink_ms,
-                                   progress=lambda name: bar.update(1))
-    click.echo(cmp.summary)
-    for name in written:
+    Scenes larger than --tile-above megapixels are compared tile by tile, with memory
+    bounded by the tile size.
+    """
+    from .pipeline import compare_files
+
+    opts = _options(max_offset_m, no_local, credit, location)
+    opts = replace(opts, tiled_above_mpx=tile_above)
+    quiet = (ctx.find_root().obj or {}).get("quiet", False)
+    bars: dict = {}
+
+    def progress(what, done, total):
+        from tqdm.auto import tqdm
+
+        bar = bars.get(what)
+        if bar is None:
+            for old in bars.values():
+                old.close()
+            unit = "tile" if what == "comparing" and total > len(STAGES) else "step"
+            bar = bars[what] = tqdm(total=total, desc=what, unit=unit, file=sys.stderr, leave=False,
+                                    disable=True if quiet else None)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        res = compare_files(before, after, output, options=opts, gsd=gsd, before_gsd=before_gsd,
+                            after_gsd=after_gsd, before_time=before_time, after_time=after_time,
+                            credit=credit, aeroways_path=aeroways, inputs=_inputs(before, after),
+                            preset=preset or "web", blink_ms=blink_ms, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    click.echo(res.summary)
+    for name in res.written:
         log.info("wrote %s", Path(output) / name)
 
 

@@ -33,6 +33,11 @@ __all__ = [
     "read_geojson",
     "parse_time",
     "sha256",
+    "open_source",
+    "RasterSource",
+    "block_writer",
+    "write_products",
+    "raster_shape",
 ]
 
 log = logging.getLogger(__name__)
@@ -476,20 +481,11 @@ def write_comparison(
     ``changemap.png``, ``blink.gif``, ``swipe.html`` and ``report.json``.
     Returns the file names written.
     """
-    from . import export, figures
-
     cmp = comparison
     grid = cmp.grid
     step = progress or (lambda name: None)
     written: list[str] = []
     with staged_folder(folder) as stage:
-        def put(name, data):
-            if isinstance(data, str):
-                data = data.encode("utf-8")
-            write_bytes(stage / name, data)
-            written.append(name)
-            step(name)
-
         a = cmp.aligned
         write_geotiff(stage / "aligned.tif", a.pixels, grid, valid=a.valid,
                       band_names=a.band_names, tags=time_tags(a.acquired))
@@ -500,18 +496,47 @@ def write_comparison(
                       band_names=("change_magnitude",))
         written.append("change_magnitude.tif")
         step("change_magnitude.tif")
-        put("changes.geojson", json.dumps(export.changes_to_geojson(cmp.changes, grid), indent=1))
-        put("changes.csv", export.changes_to_csv(cmp.changes, grid))
-        if write_gpkg(stage / "changes.gpkg", export.gpkg_layers(cmp), grid.crs):
-            written.append("changes.gpkg")
-        step("changes.gpkg")
-        fig = figures.compare_figure(cmp, preset=preset)
-        put("figure.png", figures.render_bytes(fig, fmt="png", preset=preset))
-        put("changemap.png", figures.render_bytes(figures.change_map_figure(cmp), fmt="png"))
-        put("blink.gif", figures.blink_gif(cmp, duration_ms=blink_ms))
-        put("swipe.html", figures.swipe_html(cmp))
-        outputs = {name: str(Path(folder) / name) for name in [*written, "report.json"]}
-        put("report.json", json.dumps(export.report(cmp, inputs=inputs, outputs=outputs), indent=2))
+        write_products(cmp, stage, folder, written=written, inputs=inputs, preset=preset,
+                       blink_ms=blink_ms, progress=progress)
+    return written
+
+
+def write_products(comparison, stage, folder, *, written: list[str], inputs: dict | None = None,
+                   preset: str = "web", blink_ms: int = 800, progress=None,
+                   report_extra: dict | None = None, figure_kw: dict | None = None) -> list[str]:
+    """Write the vector, figure and report outputs of a comparison into a staging folder.
+
+    The part of :func:`write_comparison` after the rasters (also used by the tiled path,
+    which writes its rasters block by block). ``written`` (names already in ``stage``) is
+    extended in place; ``report_extra`` replaces top-level keys of the report.
+    """
+    from . import export, figures
+
+    cmp = comparison
+    grid = cmp.grid
+    step = progress or (lambda name: None)
+
+    def put(name, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        write_bytes(Path(stage) / name, data)
+        written.append(name)
+        step(name)
+
+    put("changes.geojson", json.dumps(export.changes_to_geojson(cmp.changes, grid), indent=1))
+    put("changes.csv", export.changes_to_csv(cmp.changes, grid))
+    if write_gpkg(Path(stage) / "changes.gpkg", export.gpkg_layers(cmp), grid.crs):
+        written.append("changes.gpkg")
+    step("changes.gpkg")
+    fig = figures.compare_figure(cmp, preset=preset, **(figure_kw or {}))
+    put("figure.png", figures.render_bytes(fig, fmt="png", preset=preset))
+    put("changemap.png", figures.render_bytes(figures.change_map_figure(cmp), fmt="png"))
+    put("blink.gif", figures.blink_gif(cmp, duration_ms=blink_ms))
+    put("swipe.html", figures.swipe_html(cmp))
+    outputs = {name: str(Path(folder) / name) for name in [*written, "report.json"]}
+    rep = export.report(cmp, inputs=inputs, outputs=outputs)
+    rep.update(report_extra or {})
+    put("report.json", json.dumps(rep, indent=2))
     return written
 
 
@@ -524,3 +549,324 @@ def time_tags(acquired) -> dict:
         return {}
     return {"ACQUISITION_TIME": acquired.isoformat().replace("+00:00", "Z"),
             "TIFFTAG_DATETIME": acquired.strftime("%Y:%m:%d %H:%M:%S")}
+
+
+# -- larger-than-memory reading and writing -----------------------------------------
+#: GDAL block cache (MB) while a tiled comparison streams its inputs and outputs.
+STREAM_CACHE_MB = 256
+
+
+def raster_shape(path) -> tuple[int, int, int]:
+    """(bands, rows, cols) of a raster, read from its header only."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p} does not exist; check the path")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(p) as ds:
+                return ds.count, ds.height, ds.width
+    except RasterioIOError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else "unknown format"
+        raise InputFileError(f"{p} is not a raster that can be read ({msg}); give a GeoTIFF/COG, "
+                             "or a PNG/JPEG with --gsd") from None
+
+
+def stream_env():
+    """GDAL settings for streaming large rasters: a bounded block cache."""
+    from rasterio.env import Env
+
+    return Env(GDAL_CACHEMAX=STREAM_CACHE_MB)
+
+
+class RasterSource:
+    """A raster kept open for windowed and decimated reads (the larger-than-memory path).
+
+    Implements the :class:`airdiff.scene.SceneSource` protocol: :meth:`read` returns a
+    :class:`Scene` of one window, at full resolution or decimated by block means. Full
+    resolution 8-bit pixels keep their dtype; anything else (other types, decimated reads) is
+    returned as float32 divided by one scale (:attr:`scale`) fixed for the whole raster, so
+    that windows agree with each other and with :meth:`Scene.as_float`.
+
+    Use :func:`open_source`; close it (or use it as a context manager) when done.
+    """
+
+    def __init__(self, path, *, gsd=None, acquired=None, name=None, credit=""):
+        p = Path(path)
+        if not p.exists():
+            raise InputFileError(f"{p} does not exist; check the path")
+        self.path = p
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self._ds = rasterio.open(p)
+        except RasterioIOError as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else "unknown format"
+            raise InputFileError(f"{p} is not a raster that can be read ({msg}); give a GeoTIFF/COG, "
+                                 "or a PNG/JPEG with --gsd") from None
+        ds = self._ds
+        self._warp_to = False
+        georef = ds.crs is not None and not ds.transform.is_identity
+        if georef:
+            self.grid = Grid((ds.height, ds.width), ds.transform, ds.crs)
+        else:
+            if gsd is None:
+                self.close()
+                raise InputError(f"{p.name} has no georeference; pass --gsd METRES (its ground sample "
+                                 "distance) to compare it in the pixel frame")
+            if not gsd > 0:
+                self.close()
+                raise InputError(f"--gsd must be a positive number of metres, got {gsd}")
+            self.grid = Grid.pixel_frame((ds.height, ds.width), float(gsd))
+        self.native_grid = self.grid
+        alpha = [i for i in ds.indexes if ds.colorinterp[i - 1] == ColorInterp.alpha]
+        self._alpha = alpha[0] if alpha else None
+        self._keep = [i for i in ds.indexes if i not in alpha][:4]
+        if not self._keep:
+            self.close()
+            raise InputError(f"{p.name} has no image bands")
+        dt = np.dtype(ds.dtypes[self._keep[0] - 1])
+        if not (dt == np.uint8 or np.issubdtype(dt, np.integer) or np.issubdtype(dt, np.floating)):
+            self.close()
+            raise InputError(f"{p.name}: unsupported data type {dt}; convert it to 8/16-bit")
+        self.dtype = dt
+        tags = {**ds.tags(), **{k: v for k, v in ds.tags(ns="IMAGE_STRUCTURE").items() if k == "X"}}
+        self.tags = dict(tags)
+        if isinstance(acquired, str):
+            acquired = parse_time(acquired)
+        self.acquired = acquired if acquired is not None else _time_from_tags(tags)
+        self.name = name or p.stem
+        self.credit = credit or tags.get("AIRDIFF_CREDIT", "") or tags.get("COPYRIGHT", "")
+        self.band_names = _band_names(ds, self._keep)
+        self.count = len(self._keep)
+        self.scale = 255.0 if dt == np.uint8 else self._robust_scale()
+
+    # -- protocol ------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.grid.shape
+
+    def _robust_scale(self) -> float:
+        """Full-scale value of non-8-bit data from a decimated sample (as Scene.scale_max)."""
+        if np.issubdtype(self.dtype, np.floating):
+            return 1.0
+        f = max(1, int(np.ceil(max(self.grid.shape) / 1024)))
+        s = self._read_raw(0, 0, *self.grid.shape, factor=f, nearest=True)
+        px, valid = s
+        v = px[:, valid] if valid.any() else px.reshape(px.shape[0], -1)
+        return max(float(np.percentile(v, 99.9)), 1.0) if v.size else 1.0
+
+    def _read_raw(self, row_off, col_off, height, width, *, factor=1, nearest=False, native=False):
+        """(pixels, valid) of a window; through the target grid unless ``native``."""
+        from rasterio.enums import Resampling
+        from rasterio.windows import Window
+
+        if self._warp_to and not native:
+            g = self.grid.window(row_off, col_off, height, width)
+            if factor > 1:
+                from affine import Affine as _Affine
+
+                shape = (max(1, height // factor), max(1, width // factor))
+                g = Grid(shape, g.transform @ _Affine.scale(width / shape[1], height / shape[0]), g.crs)
+            return self._read_warped(g, factor)
+        ds = self._ds
+        win = Window(col_off, row_off, width, height)
+        kw = {}
+        if factor > 1:
+            kw = {"out_shape": (max(1, height // factor), max(1, width // factor)),
+                  "resampling": Resampling.nearest if nearest else Resampling.average}
+        if kw:
+            px = ds.read(self._keep, window=win, out_shape=(len(self._keep), *kw["out_shape"]),
+                         resampling=kw["resampling"], out_dtype="float32")
+        else:
+            px = ds.read(self._keep, window=win)
+        mkw = {"out_shape": kw["out_shape"], "resampling": Resampling.average} if kw else {}
+        mask = ds.read_masks(self._keep[0], window=win, **mkw)
+        if self._alpha is not None:
+            mask = np.minimum(mask, ds.read(self._alpha, window=win, **mkw))
+        # a decimated block is valid only when all of it is
+        valid = mask >= 255
+        if np.issubdtype(px.dtype, np.floating):
+            valid &= np.all(np.isfinite(px), axis=0)
+            px = np.nan_to_num(px, nan=0.0)
+        return px, valid
+
+    def read(self, row_off: int, col_off: int, height: int, width: int, *, factor: int = 1) -> Scene:
+        """The window (``row_off``, ``col_off``, ``height``, ``width``) of :attr:`grid` as a Scene.
+
+        The window is clipped to the raster. With ``factor`` > 1 each output pixel is the mean
+        of a ``factor`` x ``factor`` block (valid only when the whole block is), and the grid
+        is the window's grid with pixels ``factor`` times larger.
+        """
+        r0, c0 = max(0, int(row_off)), max(0, int(col_off))
+        r1 = min(self.grid.height, int(row_off) + int(height))
+        c1 = min(self.grid.width, int(col_off) + int(width))
+        if r1 <= r0 or c1 <= c0:
+            raise ValueError(f"window {row_off, col_off, height, width} is outside the raster")
+        f = max(1, int(factor))
+        if f > 1:
+            r1 = r0 + max(f, (r1 - r0) // f * f)
+            c1 = c0 + max(f, (c1 - c0) // f * f)
+        px, valid = self._read_raw(r0, c0, r1 - r0, c1 - c0, factor=f)
+        if px.dtype != np.uint8 or f > 1:
+            px = (px.astype(np.float32) / np.float32(self.scale)).astype(np.float32)
+        g = self.grid.window(r0, c0, r1 - r0, c1 - c0)
+        if f > 1:
+            from affine import Affine as _Affine
+
+            g = Grid(px.shape[1:], g.transform @ _Affine.scale(f, f), g.crs)
+        return Scene(pixels=px, grid=g, valid=valid, acquired=self.acquired, name=self.name,
+                     credit=self.credit, band_names=self.band_names, tags=dict(self.tags))
+
+    def on_grid(self, grid: Grid) -> RasterSource:
+        """Read this raster resampled (bilinear) onto ``grid`` from now on.
+
+        The windowed equivalent of :func:`airdiff.register.common_grid` for georeferenced
+        rasters: each window is read from the native raster (with a margin) and reprojected
+        in memory; a decimated window is reprojected from a decimated read. Returns ``self``.
+        """
+        if self.grid.same_as(grid):
+            return self
+        if grid.crs is None or self.native_grid.crs is None:
+            raise InputError("windowed reprojection needs two georeferenced rasters")
+        self._warp_to = True
+        self.grid = grid
+        return self
+
+    def _read_warped(self, tgt: Grid, factor: int):
+        """Pixels and validity of the native raster resampled onto ``tgt`` (a window grid)."""
+        from rasterio.enums import Resampling
+        from rasterio.warp import reproject
+
+        from .grid import _transformer
+
+        nat = self.native_grid
+        xs, ys = tgt.outline_xy(9)
+        if tgt.crs != nat.crs:
+            xs, ys = _transformer(tgt.crs.to_wkt(), nat.crs.to_wkt()).transform(xs, ys)
+        rows, cols = nat.rowcol(xs, ys)
+        m = 3 * factor + 2  # the kernel's reach, and a curved outline
+        r0 = max(int(np.floor(np.min(rows))) - m, 0)
+        c0 = max(int(np.floor(np.min(cols))) - m, 0)
+        r1 = min(int(np.ceil(np.max(rows))) + m, nat.height)
+        c1 = min(int(np.ceil(np.max(cols))) + m, nat.width)
+        out = np.zeros((self.count, *tgt.shape), np.float32 if factor > 1 else self.dtype)
+        valid = np.zeros(tgt.shape, np.uint8)
+        if r1 - r0 < factor or c1 - c0 < factor:
+            return out, valid.astype(bool)
+        px, v = self._read_raw(r0, c0, r1 - r0, c1 - c0, factor=factor, native=True)
+        src_t = nat.window(r0, c0, r1 - r0, c1 - c0).transform
+        if factor > 1:
+            from affine import Affine as _Affine
+
+            src_t = src_t @ _Affine.scale((c1 - c0) / px.shape[2], (r1 - r0) / px.shape[1])
+        kw = dict(src_transform=src_t, src_crs=nat.crs, dst_transform=tgt.transform,
+                  dst_crs=tgt.crs)
+        reproject(source=np.ascontiguousarray(px), destination=out,
+                  resampling=Resampling.bilinear, num_threads=2, **kw)
+        reproject(source=v.astype(np.uint8), destination=valid, src_nodata=0, dst_nodata=0,
+                  resampling=Resampling.nearest, **kw)
+        valid = valid.astype(bool)
+        if factor == 1 and not valid.all():
+            # as common_grid: a resampling kernel next to no-data mixes in fill values
+            from scipy import ndimage as ndi
+
+            valid = ndi.binary_erosion(valid, iterations=1, border_value=1)
+        return out, valid
+
+    def close(self) -> None:
+        self._ds.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self) -> str:
+        return f"RasterSource({str(self.path)!r}, {self.count}x{self.grid.height}x{self.grid.width})"
+
+
+def open_source(path, *, gsd=None, acquired=None, name=None, credit="") -> RasterSource:
+    """Open a raster for windowed reads; see :class:`RasterSource` and :func:`read_scene`."""
+    return RasterSource(path, gsd=gsd, acquired=acquired, name=name, credit=credit)
+
+
+class BlockWriter:
+    """Sink for one raster written window by window (see :func:`block_writer`)."""
+
+    def __init__(self, dst, fill, nodata):
+        self._dst = dst
+        self._fill = fill
+        self._nodata = nodata
+        self.windows_written = 0
+
+    def write(self, pixels: np.ndarray, row_off: int, col_off: int, *, valid=None) -> None:
+        """Write a (bands, rows, cols) block at (``row_off``, ``col_off``)."""
+        from rasterio.windows import Window
+
+        arr = np.asarray(pixels)
+        if arr.ndim == 2:
+            arr = arr[np.newaxis]
+        win = Window(col_off, row_off, arr.shape[2], arr.shape[1])
+        if valid is not None:
+            arr = np.where(valid[np.newaxis], arr, np.asarray(self._fill, dtype=arr.dtype))
+        self._dst.write(arr.astype(self._dst.dtypes[0], copy=False), window=win)
+        if valid is not None and self._nodata is None:
+            self._dst.write_mask(valid.astype(np.uint8) * 255, window=win)
+        self.windows_written += 1
+
+
+@contextlib.contextmanager
+def block_writer(
+    path,
+    grid: Grid,
+    *,
+    count: int,
+    dtype,
+    nodata: float | None = None,
+    tags: dict | None = None,
+    band_names: tuple[str, ...] = (),
+    compress: str = "deflate",
+    blocksize: int = 512,
+) -> Iterator[BlockWriter]:
+    """Write a Cloud-Optimized GeoTIFF window by window, never holding the whole array.
+
+    Yields a :class:`BlockWriter`; blocks go into a tiled GeoTIFF next to ``path``, which
+    is copied to a COG (with overviews) when the block closes without error, then renamed
+    onto ``path``. On error nothing is left behind. Write every window of the grid (with
+    ``valid`` for a mask when ``nodata`` is None).
+    """
+    from rasterio.env import Env
+
+    p = check_writable(path)
+    fd, raw = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".blocks.tif", dir=p.parent)
+    os.close(fd)
+    raw = Path(raw)
+    profile = {
+        "driver": "GTiff", "count": count, "height": grid.height, "width": grid.width,
+        "dtype": np.dtype(dtype).name, "crs": grid.crs,
+        "transform": grid.transform if grid.crs is not None else Affine.identity(),
+        "tiled": True, "blockxsize": blocksize, "blockysize": blocksize,
+        "compress": compress, "BIGTIFF": "IF_SAFER",
+    }
+    if nodata is not None:
+        profile["nodata"] = nodata
+    try:
+        with Env(GDAL_CACHEMAX=STREAM_CACHE_MB, GDAL_TIFF_INTERNAL_MASK=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                with rasterio.open(raw, "w", **profile) as dst:
+                    yield BlockWriter(dst, 0 if nodata is None else nodata, nodata)
+                    if tags:
+                        dst.update_tags(**{k: str(v) for k, v in tags.items()})
+                    for i, name in enumerate(band_names[:count], start=1):
+                        dst.set_band_description(i, name)
+                with atomic_path(p, suffix=".tif") as tmp:
+                    with rasterio.open(raw) as src:
+                        rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize,
+                                             overviews="auto", BIGTIFF="IF_SAFER", compress=compress)
+    finally:
+        with contextlib.suppress(OSError):
+            raw.unlink()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from .change import ChangeMap
 from .objects.model import Aeroways, Aircraft, Change
 from .register.model import Registration
 from .scene import Scene
 
-__all__ = ["Options", "Comparison", "compare"]
+__all__ = ["Options", "Comparison", "compare", "compare_files", "FilesResult"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,11 @@ class Options:
     min_aircraft_m: float = 12.0
     credit: str = ""
     location: str = ""
+    #: scenes larger than this (megapixels, either date) are compared tile by tile
+    #: by :func:`compare_files` (see :mod:`airdiff.tiled`)
+    tiled_above_mpx: float = 25.0
+    tile_px: int = 2048
+    tile_overlap_m: float = 120.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -179,11 +186,177 @@ def compare(
     )
 
 
+# -- files: in memory or tile by tile --------------------------------------------------
+@dataclass(frozen=True)
+class FilesResult:
+    """What :func:`compare_files` wrote."""
+
+    summary: str
+    counts: dict
+    written: tuple[str, ...]
+    tiled: bool
+    megapixels: float
+
+
+def _scene_info(src) -> dict:
+    return {
+        "name": src.name,
+        "acquired": src.acquired.isoformat().replace("+00:00", "Z") if src.acquired else None,
+        "shape": [src.count, *src.grid.shape],
+        "dtype": str(src.dtype),
+        "gsd_m": round(src.grid.gsd, 4),
+        "crs": src.grid.crs.to_string() if src.grid.crs else None,
+        "credit": src.credit,
+    }
+
+
+def compare_files(
+    before,
+    after,
+    outdir,
+    *,
+    options: Options | None = None,
+    gsd: float | None = None,
+    before_gsd: float | None = None,
+    after_gsd: float | None = None,
+    before_time=None,
+    after_time=None,
+    credit: str = "",
+    aeroways_path=None,
+    inputs: dict | None = None,
+    preset: str = "web",
+    blink_ms: int = 800,
+    preview_px: int = 2400,
+    progress=None,
+) -> FilesResult:
+    """Compare two image files and write every output into ``outdir``.
+
+    Scenes up to ``options.tiled_above_mpx`` megapixels are read whole and compared with
+    :func:`compare`; larger ones are compared tile by tile (:func:`airdiff.tiled.compare_tiled`)
+    with memory bounded by the tile size, not the scene size. Both write the same files
+    (see :func:`airdiff.io.write_comparison`); for a tiled comparison the figures and their
+    companions are drawn from decimated reads (at most ``preview_px`` on a side) and the
+    report has a ``tiling`` entry.
+
+    Parameters
+    ----------
+    before, after : str or Path
+    outdir : str or Path
+        Created if missing; nothing half-written on failure.
+    options : Options, optional
+    gsd, before_gsd, after_gsd, before_time, after_time, credit
+        As :func:`airdiff.io.read_scene`.
+    aeroways_path : str or Path, optional
+        GeoJSON with OpenStreetMap aeroway tags.
+    inputs : dict, optional
+        Provenance of the inputs for the report (path and sha256 by role).
+    progress : callable, optional
+        Called as ``progress(what, done, total)``: ``what`` is 'comparing' (stages, or tiles
+        when tiled) or 'writing'.
+
+    Raises
+    ------
+    AlignmentError, NoOverlapError, InputError, OutputError
+    """
+    from . import io
+
+    opts = options or Options()
+    step = progress or (lambda what, done, total: None)
+    io.check_output_folder(outdir)
+    bg, ag = before_gsd or gsd, after_gsd or gsd
+    _, hb, wb = io.raster_shape(before)
+    _, ha, wa = io.raster_shape(after)
+    mpx = max(hb * wb, ha * wa) / 1e6
+    if mpx > opts.tiled_above_mpx:
+        return _compare_files_tiled(before, after, outdir, opts=opts, bg=bg, ag=ag,
+                                    before_time=before_time, after_time=after_time, credit=credit,
+                                    aeroways_path=aeroways_path, inputs=inputs, preset=preset,
+                                    blink_ms=blink_ms, preview_px=preview_px, step=step)
+    from .export import aeroways_from_geojson
+
+    b = io.read_scene(before, gsd=bg, acquired=before_time, name="before", credit=credit)
+    a = io.read_scene(after, gsd=ag, acquired=after_time, name="after", credit=credit)
+    aw = aeroways_from_geojson(io.read_geojson(aeroways_path), b.grid) if aeroways_path else None
+    done = []
+
+    def stage(name):
+        done.append(name)
+        step("comparing", len(done), len(STAGES))
+
+    cmp = compare(b, a, options=opts, aeroways=aw, progress=stage)
+    wrote = []
+
+    def put(name):
+        wrote.append(name)
+        step("writing", len(wrote), io.COMPARISON_OUTPUTS)
+
+    written = io.write_comparison(cmp, outdir, inputs=inputs, preset=preset, blink_ms=blink_ms,
+                                  progress=put)
+    return FilesResult(cmp.summary, cmp.counts(), tuple(written), False,
+                       b.grid.height * b.grid.width / 1e6)
+
+
+def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, after_time, credit,
+                         aeroways_path, inputs, preset, blink_ms, preview_px, step) -> FilesResult:
+    import math
+
+    from . import io, tiled
+    from .export import aeroways_from_geojson
+    from .register import check_overlap
+
+    with io.stream_env(), \
+            io.open_source(before, gsd=bg, acquired=before_time, name="before", credit=credit) as bs, \
+            io.open_source(after, gsd=ag, acquired=after_time, name="after", credit=credit) as as_:
+        if bs.grid.is_georeferenced and as_.grid.is_georeferenced:
+            check_overlap(bs.grid, as_.grid, margin_m=opts.max_offset_m, names=("before", "after"))
+            as_.on_grid(bs.grid)
+        elif abs(as_.grid.gsd / bs.grid.gsd - 1) > 1e-6:
+            from .errors import InputError
+
+            raise InputError(
+                f"a tiled comparison of images without georeference needs the same GSD "
+                f"(before {bs.grid.gsd:.3f} m, after {as_.grid.gsd:.3f} m); resample one of them, "
+                "or raise the tiling threshold")
+        aw = aeroways_from_geojson(io.read_geojson(aeroways_path), bs.grid) if aeroways_path else None
+        grid = bs.grid
+        written = ["aligned.tif", "change_magnitude.tif"]
+        with io.staged_folder(outdir) as stage:
+            out_dtype = as_.dtype if np.issubdtype(as_.dtype, np.integer) else np.float32
+            with io.block_writer(stage / "aligned.tif", grid, count=as_.count, dtype=out_dtype,
+                                 tags=io.time_tags(as_.acquired), band_names=as_.band_names) as w_al, \
+                    io.block_writer(stage / "change_magnitude.tif", grid, count=1, dtype="float32",
+                                    nodata=float("nan"), band_names=("change_magnitude",)) as w_mag:
+                res = tiled.compare_tiled(bs, as_, options=opts, aeroways=aw, aligned_sink=w_al,
+                                          magnitude_sink=w_mag,
+                                          progress=lambda d, n: step("comparing", d, n))
+            step("writing", 2, io.COMPARISON_OUTPUTS)
+            f = max(1, math.ceil(max(grid.shape) / preview_px))
+            h, w = grid.height // f * f, grid.width // f * f
+            b_prev = bs.read(0, 0, h, w, factor=f)
+            with io.open_source(stage / "change_magnitude.tif", name="change") as m_src:
+                m_prev = m_src.read(0, 0, h, w, factor=f)
+            with io.open_source(stage / "aligned.tif", name=as_.name, acquired=as_.acquired,
+                                credit=as_.credit) as al_src:
+                a_prev = al_src.read(0, 0, h, w, factor=f)
+                cmp = tiled.preview_comparison(res, b_prev, a_prev, a_prev, m_prev, options=opts)
+                extra = {"before": _scene_info(bs), "after": _scene_info(as_),
+                         "change": {k + "_fraction": round(v, 4) for k, v in res.fractions.items()},
+                         "tiling": {**res.tiling(), "preview_factor": f}}
+                reader = tiled.inset_reader({"before": bs, "after": al_src}, grid)
+                io.write_products(cmp, stage, outdir, written=written, inputs=inputs,
+                                  preset=preset, blink_ms=blink_ms, report_extra=extra,
+                                  figure_kw={"inset_reader": reader},
+                                  progress=lambda name: step("writing", len(written),
+                                                             io.COMPARISON_OUTPUTS))
+    return FilesResult(cmp.summary, cmp.counts(), tuple(written), True, grid.height * grid.width / 1e6)
+
+
 # -- batch jobs ------------------------------------------------------------------------
 #: Keys a pair (or the job's [defaults]) may set besides before/after/name.
 PAIR_KEYS = {
     "before", "after", "name", "gsd", "before_gsd", "after_gsd", "before_time", "after_time",
     "aeroways", "credit", "location", "max_offset_m", "local_warp", "min_aircraft_m",
+    "tiled_above_mpx", "tile_px", "tile_overlap_m",
 }
 
 
@@ -279,7 +452,6 @@ def run_pair(job: PairJob) -> PairResult:
     from pathlib import Path
 
     from . import io
-    from .export import aeroways_from_geojson
 
     if is_done(job):
         return PairResult(job.name, "skipped", outdir=job.outdir)
@@ -289,23 +461,22 @@ def run_pair(job: PairJob) -> PairResult:
         Path(job.outdir).parent.mkdir(parents=True, exist_ok=True)
         if io.clear_stale_stages(job.outdir):
             logging.getLogger(__name__).info("pair %s: removed an interrupted run's files", job.name)
-        b = io.read_scene(job.before, gsd=s.get("before_gsd", s.get("gsd")),
-                          acquired=s.get("before_time"), name="before", credit=s.get("credit", ""))
-        a = io.read_scene(job.after, gsd=s.get("after_gsd", s.get("gsd")),
-                          acquired=s.get("after_time"), name="after", credit=s.get("credit", ""))
         known = {f for f in Options.__dataclass_fields__}
         opts = Options(**{k: v for k, v in s.items() if k in known})
-        aw = aeroways_from_geojson(io.read_geojson(s["aeroways"]), b.grid) if s.get("aeroways") else None
-        cmp = compare(b, a, options=opts, aeroways=aw)
+        for p in (job.before, job.after):
+            io.raster_shape(p)  # a missing or unreadable input: its one-line message
         inputs = {role: {"path": p, "sha256": io.sha256(p)}
                   for role, p in (("before", job.before), ("after", job.after))}
-        io.write_comparison(cmp, job.outdir, inputs=inputs)
+        res = compare_files(job.before, job.after, job.outdir, options=opts, gsd=s.get("gsd"),
+                            before_gsd=s.get("before_gsd"), after_gsd=s.get("after_gsd"),
+                            before_time=s.get("before_time"), after_time=s.get("after_time"),
+                            credit=s.get("credit", ""), aeroways_path=s.get("aeroways"),
+                            inputs=inputs)
         err = Path(job.outdir) / "error.txt"
         if err.exists():
             err.unlink()
-        return PairResult(job.name, "ok", time.perf_counter() - t0, summary=cmp.summary,
-                          counts=cmp.counts(), megapixels=b.grid.height * b.grid.width / 1e6,
-                          outdir=job.outdir)
+        return PairResult(job.name, "ok", time.perf_counter() - t0, summary=res.summary,
+                          counts=res.counts, megapixels=res.megapixels, outdir=job.outdir)
     except Exception as exc:  # noqa: BLE001 - one bad pair must not stop a batch
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         logging.getLogger(__name__).warning("pair %s failed: %s", job.name, msg)

@@ -21,7 +21,7 @@ import numpy as np
 from .errors import InputError
 from .scene import Scene
 
-__all__ = ["normalise", "fit_transfer", "Transfer", "match_bands"]
+__all__ = ["normalise", "fit_transfer", "fit_scene_transfer", "Transfer", "match_bands"]
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +223,27 @@ def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.repeat(vals, lens)
 
 
-def normalise(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5) -> Scene:
+def fit_scene_transfer(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5) -> Transfer:
+    """Fit the transfer ``before ≈ f(aligned)`` on the pixels :func:`normalise` would use.
+
+    Valid in both dates, finite, not cloud-like. The scenes may be a sample (e.g. windows
+    of a scene too large for memory) on the same grid.
+
+    Raises
+    ------
+    InputError
+        Too few pixels are valid in both dates.
+    """
+    fb = before.as_float()
+    fa = match_bands(before, aligned.as_float())
+    mask = before.valid & aligned.valid
+    mask &= np.isfinite(fa).all(axis=0) & np.isfinite(fb).all(axis=0)
+    mask &= ~_cloudlike(fb) & ~_cloudlike(fa)
+    return fit_transfer(fb, fa, mask=mask, invariant_fraction=invariant_fraction)
+
+
+def normalise(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5,
+              transfer: Transfer | None = None) -> Scene:
     """Match the radiometry of the aligned AFTER scene to BEFORE.
 
     Parameters
@@ -234,6 +254,9 @@ def normalise(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5)
         The AFTER scene on BEFORE's grid (``aligned.grid`` same as ``before.grid``).
     invariant_fraction : float
         Quantile of the first fit's residual taken as typical (see :func:`fit_transfer`).
+    transfer : Transfer, optional
+        Use this transfer instead of fitting one (e.g. fitted once on a whole-scene sample,
+        so that the tiles of a large scene agree; see :func:`fit_scene_transfer`).
 
     Returns
     -------
@@ -263,12 +286,9 @@ def normalise(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5)
             f"the AFTER scene ({aligned.grid.shape}) is not on BEFORE's grid ({before.grid.shape}); "
             "align it first (airdiff.register.align)"
         )
-    fb = before.as_float()
+    if transfer is None:
+        transfer = fit_scene_transfer(before, aligned, invariant_fraction=invariant_fraction)
     fa = match_bands(before, aligned.as_float())
-    mask = before.valid & aligned.valid
-    mask &= np.isfinite(fa).all(axis=0) & np.isfinite(fb).all(axis=0)
-    mask &= ~_cloudlike(fb) & ~_cloudlike(fa)
-    transfer = fit_transfer(fb, fa, mask=mask, invariant_fraction=invariant_fraction)
     out = transfer.apply(np.nan_to_num(fa))
     out[:, ~aligned.valid] = 0.0
     log.debug("radiometry fitted on %d invariant pixels", transfer.n_invariant)

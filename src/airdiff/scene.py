@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import numpy as np
 
 from .grid import Grid
 
-__all__ = ["Scene", "to_utc"]
+__all__ = ["Scene", "SceneSource", "to_utc"]
 
 
 def to_utc(value: datetime | None) -> datetime | None:
@@ -137,3 +138,15 @@ class Scene:
             f"Scene({self.name!r}, {self.count}x{self.shape[0]}x{self.shape[1]} "
             f"{self.pixels.dtype}, {self.gsd:.2f} m, {crs}, {when})"
         )
+
+
+class SceneSource(Protocol):
+    """A scene too large for memory, read window by window (see :class:`airdiff.io.RasterSource`).
+
+    ``read`` returns the clipped window of ``grid`` as a :class:`Scene`; with ``factor`` > 1,
+    decimated by ``factor`` x ``factor`` block means (float32 in about [0, 1]).
+    """
+
+    grid: Grid
+
+    def read(self, row_off: int, col_off: int, height: int, width: int, *, factor: int = 1) -> Scene: ...

@@ -138,6 +138,7 @@ def compare_figure(
     hedged: bool = False,
     layout: str = "auto",
     extent="auto",
+    inset_reader=None,
 ) -> Figure:
     """The publication figure of a comparison.
 
@@ -167,6 +168,11 @@ def compare_figure(
     extent : 'auto', 'full' or (left, bottom, right, top)
         What both panels show, in map units. 'auto' zooms to the changes (with context)
         when they cover a small part of the scene, else the full scene.
+    inset_reader : callable, optional
+        ``inset_reader(which, bounds) -> Scene`` with ``which`` 'before' or 'after' and
+        ``bounds`` (left, bottom, right, top) in map units: the insets' pixels, at full
+        resolution, on the same radiometric scale as the comparison's scenes. For a
+        comparison whose scenes are decimated previews of scenes larger than memory.
 
     Returns
     -------
@@ -305,7 +311,13 @@ def compare_figure(
                     scene.grid.rowcol([cx - half, cx + half], [cy - half_y, cy + half_y])).reshape(2, 2).max(axis=1)))
                 r0, c0 = max(r0 - 1, 0), max(c0 - 1, 0)
                 r1, c1 = min(r1 + 1, scene.shape[0]), min(c1 + 1, scene.shape[1])
-                if r1 > r0 and c1 > c0:
+                if inset_reader is not None:
+                    win = inset_reader("before" if j == 0 else "after",
+                                       (cx - half, cy - half_y, cx + half, cy + half_y))
+                    if win is not None:
+                        ax.imshow(stretch.apply(win.pixels, win.valid), extent=image_extent(win.grid),
+                                  origin="upper", interpolation="nearest")
+                elif r1 > r0 and c1 > c0:
                     sub = scene.pixels[:, r0:r1, c0:c1]
                     img = stretch.apply(sub, scene.valid[r0:r1, c0:c1])
                     ax.imshow(img, extent=image_extent(scene.grid.window(r0, c0, r1 - r0, c1 - c0)),

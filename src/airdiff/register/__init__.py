@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from ..errors import AlignmentError
 from ..scene import Scene
-from ._register import register
-from ._resample import apply, before_to_after_px, common_grid
+from ._register import register, register_sources
+from ._resample import (
+    after_window,
+    apply,
+    before_to_after_px,
+    check_overlap,
+    common_grid,
+    window_registration,
+)
 from .model import LocalWarp, Registration
 
 __all__ = [
@@ -22,6 +29,10 @@ __all__ = [
     "before_to_after_px",
     "common_grid",
     "register",
+    "register_sources",
+    "after_window",
+    "check_overlap",
+    "window_registration",
 ]
 
 

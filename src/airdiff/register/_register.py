@@ -36,6 +36,66 @@ class _Level:
     feat_a: np.ndarray
     inner_a: np.ndarray
 
+    @property
+    def shape_b(self) -> tuple[int, int]:
+        return self.feat_b.shape
+
+    @property
+    def shape_a(self) -> tuple[int, int]:
+        return self.feat_a.shape
+
+    def win_b(self, r0: int, c0: int, h: int, w: int):
+        """(feature, inner) of a BEFORE window at this level."""
+        return self.feat_b[r0:r0 + h, c0:c0 + w], self.inner_b[r0:r0 + h, c0:c0 + w]
+
+    def win_a(self, r0: int, c0: int, h: int, w: int):
+        return self.feat_a[r0:r0 + h, c0:c0 + w], self.inner_a[r0:r0 + h, c0:c0 + w]
+
+
+#: Level pixels read around a window of a lazy level, so that features see no window edge.
+_PAD = 16
+
+
+class _LazyLevel:
+    """A pyramid level read window by window from two scene sources (never whole).
+
+    Each window is read at full resolution with a margin, turned into brightness and the
+    usable mask exactly as for a whole scene, block-averaged by ``factor`` and converted
+    into features; so a window equals the same window of the in-memory level.
+    """
+
+    def __init__(self, factor: int, before_src, after_src):
+        self.factor = factor
+        self._src = {"b": before_src, "a": after_src}
+        self._shape = {k: (v.grid.height // factor, v.grid.width // factor) for k, v in self._src.items()}
+
+    @property
+    def shape_b(self) -> tuple[int, int]:
+        return self._shape["b"]
+
+    @property
+    def shape_a(self) -> tuple[int, int]:
+        return self._shape["a"]
+
+    def _win(self, key: str, r0: int, c0: int, h: int, w: int):
+        f = self.factor
+        rows, cols = self._shape[key]
+        pr0, pc0 = max(0, r0 - _PAD), max(0, c0 - _PAD)
+        pr1, pc1 = min(rows, r0 + h + _PAD), min(cols, c0 + w + _PAD)
+        scene = self._src[key].read(pr0 * f, pc0 * f, (pr1 - pr0) * f, (pc1 - pc0) * f)
+        lum = scene.luminance()
+        usable, _ = _usable(scene, lum)
+        lum, usable = block_mean(lum, usable, f)
+        feat, inner = feature_image(lum, usable, sigma=FEATURE_SIGMA)
+        sl = (slice(r0 - pr0, r0 - pr0 + h), slice(c0 - pc0, c0 - pc0 + w))
+        return feat[sl], inner[sl]
+
+    def win_b(self, r0, c0, h, w):
+        return self._win("b", r0, c0, h, w)
+
+    def win_a(self, r0, c0, h, w):
+        return self._win("a", r0, c0, h, w)
+
 
 def _failed(reason: str, gsd: float, matrix=None, method: str = "", **kw) -> Registration:
     log.info("registration failed: %s", reason)
@@ -121,15 +181,15 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
                  upsample: int, tex_min: float) -> _Ties:
     """Tie points at one level: BEFORE windows against AFTER windows resampled through G + warp."""
     f = lev.factor
-    hb, wbb = lev.feat_b.shape
-    ha, wa = lev.feat_a.shape
+    hb, wbb = lev.shape_b
+    ha, wa = lev.shape_a
     tl = _window_centres((hb, wbb), w)
     han = hann2d((w, w))
     jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(w) + 0.5)
     before, after, heights, ratios = [], [], [], []
     tried = 0
     for r0, c0 in tl:
-        mb = lev.inner_b[r0:r0 + w, c0:c0 + w]
+        fb, mb = lev.win_b(r0, c0, w, w)
         if mb.mean() < 0.7:
             continue
         # BEFORE window pixel centres -> AFTER level-f pixel index coordinates
@@ -145,14 +205,14 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
         if sr1 - sr0 < 8 or sc1 - sc0 < 8:
             continue
         coords = np.stack([ir - sr0, ic - sc0])
-        fa = ndi.map_coordinates(lev.feat_a[sr0:sr1, sc0:sc1], coords, order=3, mode="constant",
+        sub_fa, sub_ia = lev.win_a(sr0, sc0, sr1 - sr0, sc1 - sc0)
+        fa = ndi.map_coordinates(sub_fa, coords, order=3, mode="constant",
                                  cval=0.0, output=np.float32)
-        ma = ndi.map_coordinates(lev.inner_a[sr0:sr1, sc0:sc1].astype(np.float32), coords,
+        ma = ndi.map_coordinates(sub_ia.astype(np.float32), coords,
                                  order=1, mode="constant", cval=0.0, output=np.float32) > 0.999
         m = mb & ma
         if m.mean() < 0.7:
             continue
-        fb = lev.feat_b[r0:r0 + w, c0:c0 + w]
         if fb[m].std() < tex_min or fa[m].std() < tex_min:
             continue
         tried += 1
@@ -288,13 +348,33 @@ def _register_impl(
         levels[f] = _Level(f, fb, ib, fa, ia)
     del pyr_b, pyr_a
 
+    def after_valid_at(ii, jj):
+        return after.valid[ii, jj]
+
+    return _solve(levels, factors, before_shape=before.shape, after_shape=after.shape,
+                  after_valid_at=after_valid_at, gsd=gsd, shared=shared, t_start=t_start,
+                  max_offset_m=max_offset_m, max_rotation_deg=max_rotation_deg,
+                  max_scale_change=max_scale_change, local=local, min_confidence=min_confidence)
+
+
+def _solve(levels, factors, *, before_shape, after_shape, after_valid_at, gsd, shared, t_start,
+           max_offset_m, max_rotation_deg, max_scale_change, local, min_confidence) -> Registration:
+    """Global model, tie-point rounds, warp and quality on a built pyramid.
+
+    ``levels`` maps each factor of ``factors`` (coarsest first) to a level with window
+    access; the finest level held whole in memory checks the texture.
+    """
+    method = "gradient phase correlation"
+    top = factors[0]
+    fine = min(f for f in factors if isinstance(levels[f], _Level))
+    lv = levels[fine]
     # texture: featureless scenes cannot be aligned
-    tex_b = float(np.median(levels[1].feat_b[levels[1].inner_b])) if levels[1].inner_b.any() else 0.0
-    tex_a = float(np.median(levels[1].feat_a[levels[1].inner_a])) if levels[1].inner_a.any() else 0.0
+    tex_b = float(np.median(lv.feat_b[lv.inner_b])) if lv.inner_b.any() else 0.0
+    tex_a = float(np.median(lv.feat_a[lv.inner_a])) if lv.inner_a.any() else 0.0
     tex_min = 1e-4
-    if max(tex_b, float(levels[1].feat_b.max())) < tex_min * 10 or tex_b < tex_min:
+    if max(tex_b, float(lv.feat_b.max())) < tex_min * 10 or tex_b < tex_min:
         return _failed("BEFORE is featureless (no texture or edges to match)", gsd, method=method)
-    if max(tex_a, float(levels[1].feat_a.max())) < tex_min * 10 or tex_a < tex_min:
+    if max(tex_a, float(lv.feat_a.max())) < tex_min * 10 or tex_a < tex_min:
         return _failed("AFTER is featureless (no texture or edges to match)", gsd, method=method)
 
     # --- global model at the coarsest level ------------------------------------------------
@@ -318,7 +398,7 @@ def _register_impl(
                        gsd, matrix=m_full, method=method)
 
     # --- tie points, coarse to fine -------------------------------------------------------
-    small = min(*before.shape, *after.shape)
+    small = min(*before_shape, *after_shape)
     w_full = 128 if small >= 640 else 64
     rounds = [f for f in factors[1:]] + [1, 1] if top > 1 else [1, 1, 1]
     warp: LocalWarp | None = None
@@ -329,7 +409,7 @@ def _register_impl(
     for k, f in enumerate(rounds):
         lev = levels[f]
         w = w_full if f == 1 else 64
-        if min(lev.feat_b.shape) < w or min(lev.feat_a.shape) < w:
+        if min(lev.shape_b) < w or min(lev.shape_a) < w:
             continue
         ties = _match_level(lev, g, warp, w=w, upsample=20 if f == 1 else 4, tex_min=tex_min)
         good = (ties.ratio >= 1.8) & (ties.height >= 0.03)
@@ -361,8 +441,8 @@ def _register_impl(
         if local and f == 1 and k >= len(rounds) - 2 and inl.sum() >= 16:
             # local warp from the affine residuals of the inliers (BEFORE pixel-index coords)
             d_aff = dst - apply_affine(g, src)
-            nodes = tuple(int(np.clip(round(n / 64) + 1, 4, 12)) for n in before.shape)
-            new_warp, warp_info = fit_warp(src[inl] - 0.5, d_aff[inl], before.shape,
+            nodes = tuple(int(np.clip(round(n / 64) + 1, 4, 12)) for n in before_shape)
+            new_warp, warp_info = fit_warp(src[inl] - 0.5, d_aff[inl], before_shape,
                                            n_nodes=nodes, weights=ties.height[inl] ** 2)
             log.debug("local warp: %s", warp_info)
             if new_warp is not None:
@@ -386,15 +466,15 @@ def _register_impl(
     rmse = float(np.sqrt(np.mean(r_in**2))) if n_in else np.inf
     frac = n_in / max(ties.tried, 1)
     # spread: standard error of the fitted model over the BEFORE area
-    hb, wb = before.shape
+    hb, wb = before_shape
     ev = np.array([[c, r] for c in np.linspace(0.1, 0.9, 5) * wb for r in np.linspace(0.1, 0.9, 5) * hb])
     # evaluate only where AFTER has data
     ac, ar = _before_to_after_full(g, warp, ev[:, 0], ev[:, 1])
-    ii = np.clip((ar - 0.5).round().astype(int), -1, after.shape[0])
-    jj = np.clip((ac - 0.5).round().astype(int), -1, after.shape[1])
-    inside = (ii >= 0) & (jj >= 0) & (ii < after.shape[0]) & (jj < after.shape[1])
+    ii = np.clip((ar - 0.5).round().astype(int), -1, after_shape[0])
+    jj = np.clip((ac - 0.5).round().astype(int), -1, after_shape[1])
+    inside = (ii >= 0) & (jj >= 0) & (ii < after_shape[0]) & (jj < after_shape[1])
     keep = inside.copy()
-    keep[inside] = after.valid[ii[inside], jj[inside]]
+    keep[inside] = after_valid_at(ii[inside], jj[inside])
     ev = ev[keep] if keep.sum() >= 4 else ev
     sigma = max(rmse, 0.05)
     pstd = _predicted_std(ties.before[inl], sigma, ev) if n_in >= 3 else np.array([np.inf])
@@ -466,3 +546,102 @@ def register(before: Scene, after: Scene, **options) -> Registration:
 
     with threadpool_limits(limits=1, user_api="blas"):
         return _register_impl(before, after, **options)
+
+
+def _register_sources_impl(before_src, after_src, *, max_offset_m: float = 150.0,
+                           max_rotation_deg: float = 5.0, max_scale_change: float = 0.06,
+                           local: bool = True, min_confidence: float = 0.5,
+                           max_level_px: float = 16e6) -> Registration:
+    t_start = time.perf_counter()
+    bg, ag = before_src.grid, after_src.grid
+    gsd = bg.gsd
+    if abs(ag.gsd / gsd - 1) > 0.01:
+        return _failed(f"AFTER's GSD ({ag.gsd:.3f} m) differs from BEFORE's ({gsd:.3f} m); "
+                       "read it on BEFORE's grid first", gsd)
+    shared = bg.is_georeferenced and ag.is_georeferenced
+    if shared and bg.shape != ag.shape:
+        return _failed("AFTER is not on BEFORE's grid; read it on BEFORE's grid first", gsd)
+    big = max(*bg.shape, *ag.shape)
+    small = min(*bg.shape, *ag.shape)
+    top = 1
+    while big / top > GLOBAL_SIZE and small / (2 * top) >= 64:
+        top *= 2
+    factors = [top]
+    f = top
+    while f > 1:
+        f //= 2
+        factors.append(f)
+    # the finest level held whole: no larger than max_level_px (decimated reads of the files)
+    held = top
+    for f in factors:
+        if max(bg.height * bg.width, ag.height * ag.width) / (f * f) <= max_level_px:
+            held = f
+    method = "gradient phase correlation"
+    pyr = {}
+    valid_held = None
+    for label, src in (("BEFORE", before_src), ("AFTER", after_src)):
+        g = src.grid
+        sc = src.read(0, 0, g.height // held * held, g.width // held * held, factor=held)
+        lum = sc.luminance()
+        usable, sat = _usable(sc, lum)
+        if not sc.valid.any():
+            return _failed(f"{label} has no valid pixel", gsd, method=method)
+        if sat > 0.75:
+            return _failed(f"{100 * sat:.0f} % of {label} is saturated or cloud; "
+                           "choose a clearer image of this date", gsd, method=method)
+        if usable.sum() * held * held < 64 * 64:
+            return _failed(f"{label} has too few clear pixels to align", gsd, method=method)
+        pyr[label] = _pyramid(lum, usable, [f // held for f in factors if f >= held])
+        if label == "AFTER":
+            valid_held = sc.valid
+        del sc, lum, usable
+    levels: dict = {}
+    for f in factors:
+        if f >= held:
+            fb, ib = feature_image(*pyr["BEFORE"][f // held], sigma=FEATURE_SIGMA)
+            fa, ia = feature_image(*pyr["AFTER"][f // held], sigma=FEATURE_SIGMA)
+            levels[f] = _Level(f, fb, ib, fa, ia)
+        else:
+            levels[f] = _LazyLevel(f, before_src, after_src)
+    del pyr
+    log.info("register (windowed): levels %s, held whole from 1/%d", factors, held)
+
+    def after_valid_at(ii, jj):
+        r = np.clip(ii // held, 0, valid_held.shape[0] - 1)
+        c = np.clip(jj // held, 0, valid_held.shape[1] - 1)
+        return valid_held[r, c]
+
+    return _solve(levels, factors, before_shape=bg.shape, after_shape=ag.shape,
+                  after_valid_at=after_valid_at, gsd=gsd, shared=shared, t_start=t_start,
+                  max_offset_m=max_offset_m, max_rotation_deg=max_rotation_deg,
+                  max_scale_change=max_scale_change, local=local, min_confidence=min_confidence)
+
+
+def register_sources(before_src, after_src, **options) -> Registration:
+    """:func:`register` for scenes larger than memory, read window by window.
+
+    The same steps and the same tie-point windows as :func:`register`, on the same pyramid:
+    levels up to ``max_level_px`` pixels are built from decimated (block-mean) reads of
+    the whole scenes; finer levels, full resolution included, are read window by window
+    around each tie point. Memory therefore does not grow with the scene size.
+
+    Parameters
+    ----------
+    before_src, after_src : SceneSource
+        Objects with a ``grid`` and ``read(row_off, col_off, height, width, *, factor=1)``
+        returning a :class:`~airdiff.scene.Scene` (e.g. :class:`airdiff.io.RasterSource`).
+        When both are georeferenced, AFTER must be read on BEFORE's grid
+        (:meth:`airdiff.io.RasterSource.on_grid`).
+    **options
+        Those of :func:`register`, and ``max_level_px`` (default 16e6): the largest
+        pyramid level held whole.
+
+    Returns
+    -------
+    Registration
+        As :func:`register`; never raises for a failed alignment.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _register_sources_impl(before_src, after_src, **options)

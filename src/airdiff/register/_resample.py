@@ -17,7 +17,7 @@ from ..scene import Scene
 from ._fit import warp_at
 from .model import Registration
 
-__all__ = ["common_grid", "apply"]
+__all__ = ["common_grid", "check_overlap", "apply", "window_registration", "after_window"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,19 @@ def _reproject_scene(after: Scene, src_transform, src_crs, dst_grid_shape, dst_t
     return out, valid
 
 
+def check_overlap(before: Grid, after: Grid, *, margin_m: float = 150.0,
+                  names: tuple[str, str] = ("BEFORE", "AFTER")) -> None:
+    """Raise :class:`~airdiff.errors.NoOverlapError` when two georeferenced grids miss each
+    other by more than ``margin_m``."""
+    fa = _footprint_in(after, before.crs)
+    fb = _footprint_in(before, before.crs)
+    if not fa.buffer(margin_m / before.metres_per_unit).intersects(fb):
+        raise NoOverlapError(
+            f"{names[1]} and {names[0]} do not overlap ({names[1]} covers {_lonlat_extent(after)}; "
+            f"{names[0]} covers {_lonlat_extent(before)}); check that both show the same airfield"
+        )
+
+
 def common_grid(before: Scene, after: Scene, *, margin_m: float = 150.0,
                 resampling: Resampling = Resampling.bilinear) -> Scene:
     """AFTER resampled to BEFORE's CRS and ground sample distance.
@@ -125,16 +138,7 @@ def common_grid(before: Scene, after: Scene, *, margin_m: float = 150.0,
     if bg.is_georeferenced and ag.is_georeferenced:
         if ag.same_as(bg):
             return after
-        fa = _footprint_in(ag, bg.crs)
-        fb = _footprint_in(bg, bg.crs)
-        margin = margin_m / bg.metres_per_unit
-        if not fa.buffer(margin).intersects(fb):
-            raise NoOverlapError(
-                f"{after.name or 'AFTER'} and {before.name or 'BEFORE'} do not overlap "
-                f"({after.name or 'AFTER'} covers {_lonlat_extent(ag)}; "
-                f"{before.name or 'BEFORE'} covers {_lonlat_extent(bg)}); "
-                "check that both show the same airfield"
-            )
+        check_overlap(bg, ag, margin_m=margin_m, names=(before.name or "BEFORE", after.name or "AFTER"))
         pixels, valid = _reproject_scene(after, ag.transform, ag.crs, bg.shape, bg.transform,
                                          bg.crs, resampling)
         if not valid.any():
@@ -168,6 +172,66 @@ def before_to_after_px(registration: Registration, cols, rows) -> tuple[np.ndarr
         ac = ac + dc
         ar = ar + dr
     return ac, ar
+
+
+def window_registration(registration: Registration, before_rc: tuple[int, int],
+                        after_rc: tuple[int, int]) -> Registration:
+    """The same registration between a BEFORE window and an AFTER window.
+
+    Parameters
+    ----------
+    registration : Registration
+        Between the whole scenes.
+    before_rc, after_rc : (int, int)
+        (row, col) offsets of the windows' top-left pixels in their scenes.
+
+    Returns
+    -------
+    Registration
+        Mapping window pixels to window pixels (matrix and warp nodes shifted), for
+        :func:`apply` on a window.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> reg = Registration(np.array([[1.0, 0, 2.5], [0, 1, -1], [0, 0, 1]]), ok=True, confidence=1)
+    >>> w = window_registration(reg, (100, 200), (90, 195))
+    >>> before_to_after_px(w, [10.0], [20.0])  # doctest: +NORMALIZE_WHITESPACE
+    (array([12.5]), array([31.]))
+    """
+    from dataclasses import replace
+
+    br, bc = before_rc
+    ar, ac = after_rc
+    t_b = np.array([[1.0, 0, -bc], [0, 1, -br], [0, 0, 1]])
+    t_a = np.array([[1.0, 0, ac], [0, 1, ar], [0, 0, 1]])
+    warp = registration.warp
+    if warp is not None:
+        warp = replace(warp, node_rows=warp.node_rows - br, node_cols=warp.node_cols - bc)
+    return replace(registration, matrix=t_b @ registration.matrix @ t_a, warp=warp)
+
+
+def after_window(registration: Registration, row_off: int, col_off: int, height: int, width: int,
+                 after_shape: tuple[int, int], *, margin: int = 16) -> tuple[int, int, int, int] | None:
+    """The AFTER pixel window (row_off, col_off, height, width) a BEFORE window maps into.
+
+    Sampled on the window's outline and inside (the warp is smooth), grown by ``margin``
+    pixels and clipped to ``after_shape``; None when it misses AFTER.
+    """
+    n = 9
+    rr = row_off + np.linspace(0, height, n)
+    cc = col_off + np.linspace(0, width, n)
+    gc, gr = np.meshgrid(cc, rr)
+    ac, ar = before_to_after_px(registration, gc.ravel(), gr.ravel())
+    r0 = int(np.floor(ar.min())) - margin
+    r1 = int(np.ceil(ar.max())) + margin
+    c0 = int(np.floor(ac.min())) - margin
+    c1 = int(np.ceil(ac.max())) + margin
+    r0, c0 = max(r0, 0), max(c0, 0)
+    r1, c1 = min(r1, after_shape[0]), min(c1, after_shape[1])
+    if r1 <= r0 or c1 <= c0:
+        return None
+    return r0, c0, r1 - r0, c1 - c0
 
 
 def apply(after: Scene, registration: Registration, grid: Grid, *, order: int = 3,

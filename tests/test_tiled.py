@@ -1,0 +1,260 @@
+"""The tiled (larger-than-memory) comparison agrees with the in-memory one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+
+from airdiff import io, pipeline
+from airdiff import tiled as tiled_mod
+from airdiff.export import changes_to_geojson
+from airdiff.register import before_to_after_px, register_sources
+from airdiff.synth import make_pair, write_pair
+from airdiff.tiled import tile_windows
+
+SIZE = 1000
+OVERLAP_M = 60.0
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiled")
+    p = make_pair(seed=11, scenario="random", shape=(SIZE, SIZE), gsd=0.5,
+                  misregistration="moderate", nuisances="none")
+    paths = write_pair(p, d)
+    return d, paths
+
+
+@pytest.fixture(scope="module")
+def in_memory(pair):
+    _, paths = pair
+    b = io.read_scene(paths["before"], name="before")
+    a = io.read_scene(paths["after"], name="after")
+    return pipeline.compare(b, a)
+
+
+def _edge_tiling(cmp) -> tuple[int, int]:
+    """A tile size that puts a core boundary through the first aircraft change."""
+    overlap_px = int(np.ceil(OVERLAP_M / cmp.grid.gsd))
+    overlap_px += overlap_px % 2
+    ch = next(c for c in cmp.changes if c.cls != "obscured")
+    rows, cols = cmp.grid.rowcol(*np.array([[v] for v in ch.centroid]))
+    for pos in (float(cols[0]), float(rows[0])):
+        for k in (1, 2, 3):
+            step = round(pos / k)
+            if 300 <= step <= 700:
+                return step + overlap_px, overlap_px
+    pytest.fail("no tiling puts a tile edge through a change of this pair")
+
+
+@pytest.fixture(scope="module")
+def tiled(pair, in_memory, tmp_path_factory):
+    _, paths = pair
+    tile_px, overlap_px = _edge_tiling(in_memory)
+    out = tmp_path_factory.mktemp("out") / "tiled"
+    windows = []
+    orig = io.BlockWriter.write
+
+    def spy(self, pixels, row_off, col_off, *, valid=None):
+        windows.append(np.asarray(pixels).shape[-2:])
+        return orig(self, pixels, row_off, col_off, valid=valid)
+
+    insets = []
+    orig_reader = tiled_mod.inset_reader
+
+    def reader_spy(sources, grid):
+        read = orig_reader(sources, grid)
+
+        def wrapped(which, bounds):
+            sc = read(which, bounds)
+            insets.append((which, sc.grid.gsd))
+            return sc
+
+        return wrapped
+
+    io.BlockWriter.write = spy
+    tiled_mod.inset_reader = reader_spy
+    try:
+        opts = pipeline.Options(tiled_above_mpx=0.5, tile_px=tile_px, tile_overlap_m=OVERLAP_M)
+        # a preview at half resolution, so that full-resolution insets differ from it
+        res = pipeline.compare_files(paths["before"], paths["after"], out, options=opts,
+                                     preview_px=SIZE // 2)
+    finally:
+        io.BlockWriter.write = orig
+        tiled_mod.inset_reader = orig_reader
+    return res, out, windows, tile_px, overlap_px, insets
+
+
+def _features(fc):
+    return [f for f in fc["features"] if f["properties"]["class"] != "obscured"]
+
+
+def _centre(f):
+    xy = np.asarray(f["geometry"]["coordinates"][0])
+    return xy.mean(axis=0)
+
+
+def test_tile_cores_partition_the_grid():
+    tiles = tile_windows((1000, 1300), 512, 120)
+    cover = np.zeros((1000, 1300), int)
+    for t in tiles:
+        r, c, h, w = t.core
+        cover[r:r + h, c:c + w] += 1
+        wr, wc, wh, ww = t.window
+        assert wr <= r and wc <= c and r + h <= wr + wh and c + w <= wc + ww
+        assert wh <= 512 and ww <= 512
+    assert (cover == 1).all()
+    with pytest.raises(ValueError):
+        tile_windows((100, 100), 100, 120)
+
+
+def test_windowed_registration_matches_in_memory(pair, in_memory):
+    _, paths = pair
+    with io.open_source(paths["before"]) as bs, io.open_source(paths["after"]) as as_:
+        as_.on_grid(bs.grid)
+        # force the finest levels to be read window by window
+        reg = register_sources(bs, as_, max_level_px=60_000)
+    assert reg.ok
+    cc, rr = np.meshgrid(np.linspace(0, SIZE, 11), np.linspace(0, SIZE, 11))
+    d = np.subtract(before_to_after_px(reg, cc, rr), before_to_after_px(in_memory.registration, cc, rr))
+    assert np.abs(d).max() < 0.1
+
+
+def test_tiled_compare_finds_the_same_changes(in_memory, tiled):
+    res, out, _, tile_px, overlap_px, _ = tiled
+    assert res.tiled
+    report = json.loads((out / "report.json").read_text())
+    assert report["tiling"]["tiles"] > 1
+    assert report["before"]["shape"] == [3, SIZE, SIZE]
+    got = _features(json.loads((out / "changes.geojson").read_text()))
+    want = _features(changes_to_geojson(in_memory.changes, in_memory.grid))
+    assert len(want) >= 2
+    # lon/lat -> metres near the scene (small area)
+    lat = np.radians(_centre(want[0])[1])
+    scale = np.array([111_320.0 * np.cos(lat), 110_540.0])
+    unmatched = list(got)
+    for w in want:
+        near = [g for g in unmatched if g["properties"]["class"] == w["properties"]["class"]
+                and np.hypot(*((_centre(g) - _centre(w)) * scale)) < 3.0]
+        assert len(near) == 1, (w["properties"], [g["properties"] for g in got])
+        unmatched.remove(near[0])
+    assert not unmatched, [g["properties"] for g in unmatched]
+
+
+def test_change_on_a_tile_edge_is_found_once(in_memory, tiled):
+    res, out, _, tile_px, overlap_px, _ = tiled
+    grid = in_memory.grid
+    tiles = tile_windows(grid.shape, tile_px, overlap_px)
+    edges_c = {t.core[1] for t in tiles} - {0}
+    edges_r = {t.core[0] for t in tiles} - {0}
+    got = _features(json.loads((out / "changes.geojson").read_text()))
+    from shapely.geometry import shape
+
+    crossing = 0
+    for f in got:
+        x, y = grid.from_lonlat(*np.asarray(f["geometry"]["coordinates"][0]).T)
+        rows, cols = grid.rowcol(x, y)
+        if any(cols.min() < e < cols.max() for e in edges_c) or \
+                any(rows.min() < e < rows.max() for e in edges_r):
+            crossing += 1
+            same = [g for g in got if g is not f
+                    and shape(g["geometry"]).intersects(shape(f["geometry"]))]
+            assert not same
+    assert crossing >= 1
+
+
+def test_tiled_outputs_are_cogs_written_by_blocks(pair, in_memory, tiled):
+    res, out, windows, tile_px, _, _ = tiled
+    assert set(res.written) >= {"aligned.tif", "change_magnitude.tif", "changes.geojson",
+                                "figure.png", "report.json"}
+    # every raster went out window by window, none larger than a tile
+    n_tiles = json.loads((out / "report.json").read_text())["tiling"]["tiles"]
+    assert len(windows) == 2 * n_tiles
+    assert max(h * w for h, w in windows) <= tile_px * tile_px < SIZE * SIZE
+    for name in ("aligned.tif", "change_magnitude.tif"):
+        with rasterio.open(out / name) as ds:
+            assert ds.block_shapes[0] == (512, 512)  # tiled (rasterio's is_tiled, deprecated)
+            assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+            assert ds.overviews(1)
+            assert ds.transform.almost_equals(in_memory.grid.transform)
+            assert (ds.height, ds.width) == in_memory.grid.shape
+    with rasterio.open(out / "aligned.tif") as ds:
+        px = ds.read()
+        valid = ds.dataset_mask() > 0
+    ref = in_memory.aligned
+    both = valid & ref.valid
+    assert both.mean() > 0.8
+    assert (valid != ref.valid).mean() < 0.002
+    diff = np.abs(px.astype(int) - ref.pixels.astype(int))[:, both]
+    assert diff.mean() < 0.2 and np.percentile(diff, 99.9) <= 2
+
+
+def test_figure_insets_are_read_at_full_resolution(tiled):
+    res, out, _, _, _, insets = tiled
+    report = json.loads((out / "report.json").read_text())
+    assert report["tiling"]["preview_factor"] == 2
+    assert {w for w, _ in insets} == {"before", "after"}
+    assert all(abs(gsd / 0.5 - 1) < 0.01 for _, gsd in insets)  # not the 1 m preview
+
+
+def test_windows_read_on_another_grid_match_common_grid(pair):
+    from affine import Affine
+
+    from airdiff.grid import Grid
+    from airdiff.register import common_grid
+    from airdiff.scene import Scene
+
+    _, paths = pair
+    after = io.read_scene(paths["after"])
+    g = after.grid
+    shifted = Grid(g.shape, g.transform @ Affine.translation(3.4, -2.7), g.crs)
+    whole = common_grid(Scene(np.zeros((1, *g.shape), np.uint8), shifted), after)
+    with io.open_source(paths["after"]) as src:
+        src.on_grid(shifted)
+        for r0, c0, h, w in ((0, 0, 300, 250), (400, 500, 256, 300), (700, 720, 300, 280)):
+            win = src.read(r0, c0, h, w)
+            sl = (slice(r0, r0 + h), slice(c0, c0 + w))
+            assert win.grid.same_as(shifted.window(r0, c0, h, w))
+            assert (win.valid == whole.valid[sl]).mean() > 0.995
+            both = win.valid & whole.valid[sl]
+            assert np.abs(win.pixels.astype(int) - whole.pixels[(slice(None), *sl)])[:, both].max() <= 1
+
+
+def test_tiled_cli_refuses_unrelated_images_and_writes_nothing(tmp_path):
+    from affine import Affine
+    from click.testing import CliRunner
+
+    from airdiff.cli import cli
+    from airdiff.grid import Grid
+    from airdiff.io import write_geotiff
+
+    from .conftest import textured
+
+    g = Grid((400, 400), Affine(0.5, 0, 500_000, 0, -0.5, 5_600_000), "EPSG:32636")
+    a = write_geotiff(tmp_path / "a.tif", textured((400, 400), seed=1), g)
+    b = write_geotiff(tmp_path / "b.tif", textured((400, 400), seed=2), g)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["compare", str(a), str(b), "-o", str(out), "--tile-above", "0"])
+    assert res.exit_code == 3, res.output
+    assert "airdiff: error:" in res.output and "Traceback" not in res.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_tiled_cli_compare_writes_everything(pair, tmp_path):
+    from click.testing import CliRunner
+
+    from airdiff.cli import cli
+
+    _, paths = pair
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["compare", str(paths["before"]), str(paths["after"]), "-o",
+                                   str(out), "--tile-above", "0.5"])
+    assert res.exit_code == 0, res.output
+    names = {p.name for p in out.iterdir()}
+    assert {"aligned.tif", "change_magnitude.tif", "changes.geojson", "changes.csv", "figure.png",
+            "changemap.png", "blink.gif", "swipe.html", "report.json"} <= names
+    assert json.loads((out / "report.json").read_text())["tiling"]["tiles"] >= 1
