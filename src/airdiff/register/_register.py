@@ -132,6 +132,20 @@ def _pyramid(lum: np.ndarray, usable: np.ndarray, factors: list[int]):
     return out
 
 
+def _pyramid_factors(shape_b, shape_a) -> list[int]:
+    """Decimation factors, coarsest first down to 1: the coarsest fits GLOBAL_SIZE, while
+    the smaller image keeps at least 128 px there."""
+    big = max(*shape_b, *shape_a)
+    small = min(*shape_b, *shape_a)
+    top = 1
+    while big / top > GLOBAL_SIZE and small / (2 * top) >= 64:
+        top *= 2
+    factors = [top]
+    while factors[-1] > 1:
+        factors.append(factors[-1] // 2)
+    return factors
+
+
 def _taper(inner: np.ndarray) -> np.ndarray:
     t = ndi.gaussian_filter(inner.astype(np.float32), 2.0)
     t *= inner
@@ -329,15 +343,7 @@ def _register_impl(
             return _failed(f"{label} has too few clear pixels to align", gsd, method=method)
 
     # --- pyramid ----------------------------------------------------------------------
-    big = max(*before.shape, *after.shape)
-    top = 1
-    while big / top > GLOBAL_SIZE and min(*before.shape, *after.shape) / (2 * top) >= 64:
-        top *= 2
-    factors = [top]
-    f = top
-    while f > 1:
-        f //= 2
-        factors.append(f)
+    factors = _pyramid_factors(before.shape, after.shape)
     pyr_b = _pyramid(lb, usable_b, factors)
     pyr_a = _pyramid(la, usable_a, factors)
     del lb, la
@@ -561,16 +567,8 @@ def _register_sources_impl(before_src, after_src, *, max_offset_m: float = 150.0
     shared = bg.is_georeferenced and ag.is_georeferenced
     if shared and bg.shape != ag.shape:
         return _failed("AFTER is not on BEFORE's grid; read it on BEFORE's grid first", gsd)
-    big = max(*bg.shape, *ag.shape)
-    small = min(*bg.shape, *ag.shape)
-    top = 1
-    while big / top > GLOBAL_SIZE and small / (2 * top) >= 64:
-        top *= 2
-    factors = [top]
-    f = top
-    while f > 1:
-        f //= 2
-        factors.append(f)
+    factors = _pyramid_factors(bg.shape, ag.shape)
+    top = factors[0]
     # the finest level held whole: no larger than max_level_px (decimated reads of the files)
     held = top
     for f in factors:
