@@ -37,6 +37,10 @@ __all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas"]
 log = logging.getLogger(__name__)
 
 _AIRCRAFT_CLASSES = ("burned", "moved", "appeared", "disappeared")
+#: How far from its cast shadow an aircraft can be (m): a wing's length for the largest.
+_SHADOW_REACH_M = 8.0
+#: Saturation below which a dark object is grey like a cast shadow (sky light on concrete).
+_SHADOW_SAT = 0.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -447,6 +451,21 @@ def find_changes(
 
     vanished = [b for b in vanished if not near_stayed(b)]
     new = [a for a in new if not near_stayed(a)]
+
+    def only_shadow(a: Aircraft, found: Sequence[Aircraft]) -> bool:
+        # a dark object is a cast shadow when a lit aircraft of the same date lies within a
+        # wing's length (that aircraft carries any change), or when it is grey like a shadow
+        # (its caster, a grey airframe on grey concrete, is not seen): a shadow that changed
+        # with the sun is no aircraft change on its own
+        if not a.features.get("dark"):
+            return False
+        if float(a.features.get("sat", 1.0)) < _SHADOW_SAT:
+            return True
+        reach = a.footprint.buffer(_SHADOW_REACH_M * k)
+        return any(not b.features.get("dark") and b is not a and reach.intersects(b.footprint) for b in found)
+
+    vanished = [b for b in vanished if not only_shadow(b, ac_b_all)]
+    new = [a for a in new if not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
     # 5. moved
     mpairs, mcost = _moved_pairs(vanished, new, new_surface, k)
