@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from airdiff.pipeline import Options
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "_work" / "scale"
 RESULTS = HERE / "results"
@@ -164,7 +166,7 @@ def main():
             out = WORK / f"out-{size}-{mode}"
             t_ad, rss_ad, rc = measure([AIRDIFF, "-q", "compare", str(d / "before.tif"),
                                         str(d / "after.tif"), "-o", str(out), *extra])
-            tiled = size * size / 1e6 > 25.0 or mode == "tiled"
+            tiled = size * size / 1e6 > Options.tiled_above_mpx or mode == "tiled"
             mpx = size * size / 1e6
             rows.append((size, mpx, "tiled" if tiled else "in memory", t_ad, rss_ad, t_io, rss_io, rc))
             print(f"{size} {mode}: airdiff {t_ad:.1f}s {rss_ad:.0f}MB rc={rc} | rasterio {t_io:.2f}s "
@@ -198,7 +200,8 @@ def write_results(args, rows, thr) -> str:
              "Pairs are mosaics of synthetic 2000² pairs (3-band 8-bit JPEG-in-TIFF, 0.5 m, all "
              "nuisances) written window by window, AFTER's georeference off by "
              f"{MOSAIC_OFFSET_M} m. `airdiff compare` (its own process) writes all outputs (COGs, "
-             "GeoJSON, GPKG, figure, GIF, swipe page, report); scenes above 25 Mpx are compared tile "
+             f"GeoJSON, GPKG, figure, GIF, swipe page, report); scenes above {Options.tiled_above_mpx:g} Mpx "
+             "are compared tile "
              "by tile (2048 px tiles, 120 m overlap). The baseline reads both images with rasterio "
              "window by window (2048² windows, 256 MB GDAL cache) and writes them back as tiled GeoTIFFs. "
              "Peak RSS from wait4, each command in its own process (data made in other processes).", "",

@@ -20,7 +20,7 @@ from . import __version__
 from .cli_options import figure_options, output_option, pair_options
 from .errors import AirdiffError, AlignmentError, InputError
 from .io import time_tags
-from .pipeline import STAGES
+from .pipeline import STAGES, Options
 
 log = logging.getLogger("airdiff")
 
@@ -266,7 +266,7 @@ def figure(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_ti
 @figure_options
 @click.option("--blink-ms", type=int, default=800, show_default=True,
               help="Frame duration of the blink GIF in milliseconds.")
-@click.option("--tile-above", type=click.FloatRange(min=0), default=25.0, show_default=True,
+@click.option("--tile-above", type=click.FloatRange(min=0), default=Options.tiled_above_mpx, show_default=True,
               metavar="MPX", help="Compare tile by tile when a scene has more megapixels.")
 @click.pass_context
 @_errors

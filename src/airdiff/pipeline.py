@@ -28,7 +28,7 @@ class Options:
     location: str = ""
     #: scenes larger than this (megapixels, either date) are compared tile by tile
     #: by :func:`compare_files` (see :mod:`airdiff.tiled`)
-    tiled_above_mpx: float = 25.0
+    tiled_above_mpx: float = 12.0
     tile_px: int = 2048
     tile_overlap_m: float = 120.0
 
