@@ -398,14 +398,14 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
     reports half of it. They are paired with the object stage's own matching (size, shape,
     paint), restricted to ends of different tiles (one tile already judged its own pairs).
     """
-    from .objects.classify import _moved_pairs
+    from .objects.classify import _moved_pairs, origin_note
 
     gone = [c for c in changes if c.cls == "disappeared" and id(c) in craft_of]
     new = [c for c in changes if c.cls == "appeared" and id(c) in craft_of]
     if not gone or not new:
         return changes
-    pairs, cost = _moved_pairs([craft_of[id(c)] for c in gone], [craft_of[id(c)] for c in new],
-                               [c.surface for c in new], k)
+    pairs, cost, rivals = _moved_pairs([craft_of[id(c)] for c in gone], [craft_of[id(c)] for c in new],
+                                       [c.surface for c in new], k)
     used = set()
     out = []
     for i, j in pairs:
@@ -417,7 +417,8 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
         out.append(Change(id=0, cls="moved", score=score, geometry=n.geometry,
                           from_geometry=g.geometry, surface=n.surface, from_surface=g.from_surface,
                           size_class=n.size_class, length_m=n.length_m,
-                          note="ends found in different tiles"))
+                          note="; ".join(x for x in ("ends found in different tiles",
+                                                     origin_note(rivals[(i, j)])) if x)))
         used |= {id(g), id(n)}
     return out + [c for c in changes if id(c) not in used]
 

@@ -204,10 +204,26 @@ def _same_place(before: Sequence[Aircraft], after: Sequence[Aircraft], k: float)
     return [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < big]
 
 
+#: two origins whose matching costs differ by less than this cannot be told apart: about 0.03
+#: in mean paint (0-1) or 10 % in size, what one airframe varies by between two dates
+_ORIGIN_MARGIN = 0.1
+
+
 def _moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
-    """Pairs (i, j) of a vanished BEFORE aircraft and a new AFTER aircraft of the same type."""
+    """Pairs (i, j) of a vanished BEFORE aircraft and a new AFTER aircraft of the same type.
+
+    Returns
+    -------
+    pairs : list of (i, j)
+    cost : dict
+        Matching cost of each pair.
+    rivals : dict
+        For each pair, how many *other* vanished aircraft would match the new one about as
+        well (within ``_ORIGIN_MARGIN``): identical aircraft whose origins the images cannot
+        tell apart.
+    """
     if not vanished or not new:
-        return [], {}
+        return [], {}, {}
     big = 1e6
     cost = np.full((len(vanished), len(new)), big)
     for i, b in enumerate(vanished):
@@ -232,7 +248,16 @@ def _moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surf
             cost[i, j] = size + 3.0 * paint + stand_penalty + 1e-4 * dist_m
     r, c = linear_sum_assignment(cost)
     pairs = [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < big]
-    return pairs, {p: float(cost[p]) for p in pairs}
+    rivals = {(i, j): int(np.sum(cost[:, j] < cost[i, j] + _ORIGIN_MARGIN)) - 1 for i, j in pairs}
+    return pairs, {p: float(cost[p]) for p in pairs}, rivals
+
+
+def origin_note(rivals: int) -> str:
+    """What to say of a moved aircraft's origin when ``rivals`` others fit it as well."""
+    if rivals <= 0:
+        return ""
+    return (f"came from one of {rivals + 1} stands whose aircraft look alike; the stand shown "
+            "is the closest match, not a certainty")
 
 
 def _changed_enough(a: Aircraft, magnitude: np.ndarray, grid, *, threshold: float, k: float) -> float:
@@ -468,20 +493,21 @@ def find_changes(
     new = [a for a in new if not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
     # 5. moved
-    mpairs, mcost = _moved_pairs(vanished, new, new_surface, k)
+    mpairs, mcost, mrivals = _moved_pairs(vanished, new, new_surface, k)
     mv_b = {i for i, _ in mpairs}
     mv_a = {j for _, j in mpairs}
-    moves = [(vanished[i], new[j], j, mcost[(i, j)], 1.0) for i, j in mpairs]
+    moves = [(vanished[i], new[j], j, mcost[(i, j)], 1.0, mrivals[(i, j)]) for i, j in mpairs]
     # new aircraft left over may come from a stand the AFTER cloud hides (lower score)
     left = [j for j in range(len(new)) if j not in mv_a]
     if left and ac_b_hidden:
-        hp, hcost = _moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k)
+        hp, hcost, hrivals = _moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k)
         for i, jj in hp:
-            moves.append((ac_b_hidden[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7))
+            moves.append((ac_b_hidden[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7, hrivals[(i, jj)]))
             mv_a.add(left[jj])
-    for b, a, j, cost, factor in moves:
+    for b, a, j, cost, factor, rivals in moves:
         score = float(np.clip(factor * 0.5 * (a.score + b.score) * (1.0 - 0.5 * cost), 0, 1))
         note = "" if factor == 1.0 else "came from a stand hidden by cloud in AFTER"
+        note = "; ".join(n for n in (note, origin_note(rivals)) if n)
         changes.append(dict(cls="moved", score=score, geometry=a.footprint, from_geometry=b.footprint,
                             surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note))
