@@ -4,8 +4,8 @@ Paved surfaces are grey (low saturation) and smooth at the scale of a few metres
 grass and soil. Their width tells them apart:
 
 - the **apron** holds a disk of about 60 m: large paved areas;
-- the **runway** is the longest strip at least about 35 m wide (typically 45–60 m) and
-  longer than 1 km or spanning the scene;
+- the **runway** is the longest straight strip at least about 30 m wide (typically
+  45–60 m) and 400 m long (a scene often shows only part of it);
 - **taxiways** are the remaining long paved strips (typically 15–25 m wide).
 """
 
@@ -26,6 +26,8 @@ __all__ = ["segment_aeroways", "paved_mask"]
 log = logging.getLogger(__name__)
 
 _CELL_M = 2.0  # working resolution
+_APRON_MIN_M2 = 8000.0  # a few stands of large transports
+_RUNWAY_MIN_M = 400.0  # the shortest runway strip seen in a scene (a crop may cut it)
 
 
 def _coarse(scene: Scene) -> tuple[np.ndarray, int]:
@@ -36,15 +38,8 @@ def _coarse(scene: Scene) -> tuple[np.ndarray, int]:
     return g, step
 
 
-def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
-    """Paved surfaces on a coarse (~2 m) grid.
-
-    Returns
-    -------
-    mask : ndarray of bool, shape (rows // step, cols // step)
-    step : int
-        Pixels of ``scene`` per coarse cell.
-    """
+def _grey_smooth(scene: Scene):
+    """Coarse (~2 m) masks of grey (unsaturated) and smooth cells, and of valid cells."""
     g, step = _coarse(scene)
     valid = ndi.binary_erosion(scene.valid[: g.shape[1] * step: step, : g.shape[2] * step: step])
     vis = g[: min(3, g.shape[0])]
@@ -60,10 +55,24 @@ def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
     else:
         grey = np.ones(lum.shape, bool)
     smooth = tex < max(0.04, float(np.percentile(tex[valid], 35)) if valid.any() else 0.04)
-    paved = grey & smooth & valid
-    paved = ndi.binary_closing(paved, iterations=2)
-    paved = ndi.binary_opening(paved, iterations=2)
-    return paved, step
+    return grey & valid, smooth & valid, step
+
+
+def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
+    """Paved surfaces on a coarse (~2 m) grid.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape (rows // step, cols // step)
+    step : int
+        Pixels of ``scene`` per coarse cell.
+    """
+    grey, smooth, step = _grey_smooth(scene)
+    return _paved(grey, smooth), step
+
+
+def _paved(grey: np.ndarray, smooth: np.ndarray) -> np.ndarray:
+    return ndi.binary_opening(ndi.binary_closing(grey & smooth, iterations=2), iterations=2)
 
 
 def _open_disk(mask: np.ndarray, r_cells: float) -> np.ndarray:
@@ -120,23 +129,29 @@ def segment_aeroways(scene: Scene) -> Aeroways:
         ``source='segmented'``; features ('runway' | 'taxiway' | 'apron', Polygon) in
         ``scene.grid`` map coordinates. Empty when nothing paved is found.
     """
-    paved, step = paved_mask(scene)
+    grey, smooth, step = _grey_smooth(scene)
+    paved = _paved(grey, smooth)
     if not paved.any():
         return Aeroways((), source="segmented")
     cell = step * scene.gsd
     transform = scene.grid.transform @ scene.grid.transform.scale(step, step)
     unit2 = (scene.grid.res[0] * scene.grid.res[1]) * step * step  # map units² per cell
     paved = _close_disk(paved, 6.0 / cell)  # painted lines and aircraft make small holes
-    apron = _open_disk(paved, 30.0 / cell)
+    # grey cells, smooth or not: slab joints, markings and rubber make runways textured, and
+    # the aircraft parked on an apron are grey or white too
+    grey = _close_disk(grey, 6.0 / cell)
+    # aprons: large compact paved areas, where a disk of about 60 m fits
+    apron = _open_disk(grey, 30.0 / cell)
     apron = ndi.binary_fill_holes(_close_disk(apron, 30.0 / cell))
     lab, n = ndi.label(apron)
-    if n:
-        areas = np.bincount(lab.ravel())[1:] * cell * cell
-        keep = np.concatenate([[False], areas >= 15_000.0])
-        apron = keep[lab]
-    rest = paved & ~ndi.binary_dilation(apron, iterations=2)
-    # centre-line dashes cut holes; the texture window erodes the edges by ~6 m
-    wide = _open_disk(_close_disk(rest, 10.0 / cell), 12.0 / cell)
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        part = lab[sl] == i
+        length, width = _oriented_dims(part, cell)
+        if part.sum() * cell * cell < _APRON_MIN_M2 or length / max(width, 1.0) > 4.0:
+            apron[sl][part] = False  # too small, or a strip (a wide runway)
+    # the runway: the longest straight grey strip at least ~30 m wide
+    rest = grey & ~ndi.binary_dilation(apron, iterations=2)
+    wide = _open_disk(_close_disk(rest, 10.0 / cell), 15.0 / cell)
     runway = np.zeros_like(paved)
     rows, cols = paved.shape
     lab, n = ndi.label(wide)
@@ -146,19 +161,26 @@ def segment_aeroways(scene: Scene) -> Aeroways:
             continue
         # the strip's own (oriented) length and width: a rotated runway's box is no guide
         length, width = _oriented_dims(lab[sl] == i, cell)
-        # spanning the scene: touching two opposite or adjacent image edges
-        edges = (sl[0].start == 0, sl[0].stop == rows, sl[1].start == 0, sl[1].stop == cols)
-        spans = sum(edges) >= 2 and length >= 0.5 * min(rows, cols) * cell
-        log.debug("strip %s: %.0f x %.0f m, spans=%s", sl, length, width, spans)
-        if (length >= 1000.0 or spans) and length > best_len and length / max(width, 1) > 5:
+        log.debug("strip %s: %.0f x %.0f m", sl, length, width)
+        if length >= _RUNWAY_MIN_M and length > best_len and length / max(width, 1) > 5:
             best, best_len = i, length
     if best:
-        runway = lab == best
-        runway = ndi.binary_dilation(runway, iterations=2) & paved
-    taxi = paved & ~ndi.binary_dilation(apron, iterations=1) & ~runway
+        runway = ndi.binary_dilation(lab == best, iterations=2) & grey
+    apron &= ndi.binary_fill_holes(grey)  # no grass in its concave corners
+    hub = apron | runway
+    # taxiways: the other paved strips. Centre lines and wear make them textured in places,
+    # so where a runway or an apron is found they are the grey strips joined to one (grey
+    # roofs and yards stand alone); otherwise the smooth grey ones
+    taxi = (grey if hub.any() else paved) & ~ndi.binary_dilation(apron, iterations=1) & ~runway
     taxi = _open_disk(taxi, 5.0 / cell)
+    if hub.any():
+        lab, n = ndi.label(taxi)
+        joined = np.zeros(n + 1, bool)
+        joined[np.unique(lab[ndi.binary_dilation(hub, iterations=3) & taxi])] = True
+        joined[0] = False
+        taxi = joined[lab]
     feats = []
-    for kind, m, min_area_m2 in (("runway", runway, 5000.0), ("apron", apron, 15_000.0),
+    for kind, m, min_area_m2 in (("runway", runway, 5000.0), ("apron", apron, _APRON_MIN_M2),
                                  ("taxiway", taxi, 1500.0)):
         for p in _polygons(m, transform, min_area_m2 / (cell * cell) * unit2):
             feats.append((kind, p))
