@@ -74,6 +74,13 @@ def test_strike_counts_positions_and_surfaces(strike):
         "2 burned · 11 moved (10 to taxiways, 1 to the runway) · 0 appeared · 0 disappeared")
 
 
+def test_strike_burned_aircraft_are_placed_on_their_stands(strike):
+    # both burned transports, each at its airframe: the remnant places the site even where
+    # the BEFORE detection of a grey airframe on grey concrete is only a piece of it
+    pair, res, _ = strike
+    _assert_recovered(res, pair.truth, classes=("burned",), tol_m=6.0)
+
+
 def test_strike_cloud_is_reported_obscured_and_nothing_else(strike):
     pair, res, _ = strike
     cloud = [c for c in res.changes if c.cls == "obscured" and c.note == "cloud"]

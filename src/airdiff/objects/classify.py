@@ -164,6 +164,44 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, magnitude, g
     return float(s_dark * s_change * s_grey)
 
 
+def _burned_site(b: Aircraft, after_lum, after_chroma, before_lum, grid, k):
+    """The charred remnant and scorch in AFTER at a burned aircraft's BEFORE footprint.
+
+    The BEFORE detection of a grey airframe on grey concrete can be only a piece of it (its
+    tail, or its shadow); the remnant is dark and grey and stands out, so it places the
+    burned aircraft better. Returns a Polygon, or None when there is no remnant of at least
+    a third of the footprint's area.
+    """
+    from rasterio import features
+    from scipy import ndimage as ndi
+
+    from .detect import _mask_to_polygon
+
+    reach = max(0.6 * _dims(b)[0], 30.0) * k  # the detection may be a piece of a transport
+    win, m = _window(b.footprint.buffer(reach), grid)
+    ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
+    ground = _mean_in(before_lum, ring, grid)
+    if win is None or not np.isfinite(ground) or ground <= 0:
+        return None
+    # dark and grey in AFTER where it was not dark in BEFORE (asphalt, shadows stay out)
+    dark = 0.45 * ground
+    char = m & (after_lum[win] < dark) & (after_chroma[win] < 0.15) & (before_lum[win] >= dark)
+    px_m = float(np.sqrt(abs(grid.transform.a * grid.transform.e))) / k  # metres per pixel
+    r = max(1, int(round(1.0 / px_m)))
+    char = ndi.binary_closing(ndi.binary_opening(char, iterations=r), iterations=r) & m
+    t = grid.transform @ grid.transform.translation(win[1].start, win[0].start)
+    fp = features.geometry_mask([b.footprint], out_shape=char.shape, transform=t, invert=True)
+    lab, n = ndi.label(char)
+    ids = np.unique(lab[fp & char])
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return None
+    site = np.isin(lab, ids)
+    if site.sum() * px_m * px_m < (b.footprint.area / (k * k)) / 3.0:
+        return None
+    return _mask_to_polygon(site, t)
+
+
 def _charred(a: Aircraft, after_lum, after_chroma, before_lum, grid, k) -> bool:
     """An AFTER candidate that is a dark, grey remnant on scorched ground (not an aircraft)."""
     ring = a.footprint.buffer(10.0 * k).difference(a.footprint.buffer(2.0 * k))
@@ -417,16 +455,23 @@ def find_changes(
     changes: list[dict] = []
     # 2. burned on its stand
     burned_idx = set()
-    for i, b in enumerate(ac_b):
+    sites = []
+    for i, b in sorted(enumerate(ac_b), key=lambda ib: -ib[1].score):
         s = _burned_score(b, lum_a, sat_a, lum_b, cm.magnitude, grid, k)
-        if s >= 0.5:
-            burned_idx.add(i)
-            changes.append(dict(cls="burned", score=s, geometry=b.footprint, size_class=b.size_class,
-                                length_m=max(b.length_m, b.span_m),
-                                surface=aeroways.surface_at(b.footprint),
-                                from_surface=aeroways.surface_at(b.footprint)))
+        if s < 0.5:
+            continue
+        burned_idx.add(i)
+        site = _burned_site(b, lum_a, sat_a, lum_b, grid, k) or b.footprint
+        if any(site.intersection(o).area > 0.3 * min(site.area, o.area) for o in sites):
+            continue  # another piece (a tail, a shadow) of an aircraft already reported
+        sites.append(site)
+        changes.append(dict(cls="burned", score=s, geometry=site, size_class=b.size_class,
+                            length_m=max(b.length_m, b.span_m),
+                            surface=aeroways.surface_at(b.footprint),
+                            from_surface=aeroways.surface_at(b.footprint)))
     # burned remnants are neither new aircraft nor where one moved to
     zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
+    zone += [g.buffer(4.0 * k) for g in sites]
     ac_a_rest = [a for a in ac_a if not any(z.intersects(a.footprint) for z in zone)
                  and not _charred(a, lum_a, sat_a, lum_b, grid, k)]
     ac_b_rest = [b for i, b in enumerate(ac_b) if i not in burned_idx]
