@@ -24,7 +24,8 @@ def changes():
     moved_to = shapely.affinity.translate(a, 200, -100)
     return [
         Change(1, "burned", 0.9, a, size_class="large"),
-        Change(2, "moved", 0.8, moved_to, from_geometry=a, surface="runway", from_surface="stand"),
+        Change(2, "moved", 0.8, moved_to, from_geometry=a, surface="runway", from_surface="stand",
+               from_alternatives=2, note="came from one of 3 stands"),
         Change(3, "obscured", 1.0, box(500_500, 5_599_200, 500_700, 5_599_400)),
     ]
 
@@ -57,6 +58,14 @@ def test_geojson_round_trip():
         assert a.cls == b.cls
         assert a.geometry.symmetric_difference(b.geometry).area < 0.01 * a.geometry.area
     assert back[1].from_geometry.centroid.distance(changes()[1].from_geometry.centroid) < 0.05
+    assert back[1].from_alternatives == 2 and back[1].note == "came from one of 3 stands"
+    assert back[0].from_alternatives == 0
+
+
+def test_csv_says_how_sure_a_moved_origin_is():
+    rows = list(csv.DictReader(io.StringIO(changes_to_csv(changes(), GRID))))
+    assert rows[1]["from_alternatives"] == "2" and rows[1]["note"] == "came from one of 3 stands"
+    assert rows[0]["from_alternatives"] == ""  # not a move
 
 
 def test_pixel_frame_geojson_uses_before_pixels():

@@ -70,6 +70,29 @@ def test_callouts_match_changes_and_dates_credit_present(cmp):
     assert re.search(r"\d+\.\d{4}° [NS], \d+\.\d{4}° [EW]", strings)
 
 
+def test_uncertain_origins_are_drawn_dashed_and_keyed(cmp):
+    from dataclasses import replace
+
+    from matplotlib.text import Annotation
+
+    def dashed_arrows(fig):
+        # arrows without text on the AFTER panel: the moved arrows and the north arrow
+        ax_a = fig.airdiff["panels"][1]
+        styles = [a.arrow_patch.get_linestyle() for a in ax_a.findobj(Annotation)
+                  if a.arrow_patch is not None and not a.get_text()]
+        assert len(styles) == 12
+        return sum(ls not in ("-", "solid") for ls in styles)
+
+    sure = compare_figure(cmp, preset="web")
+    assert "look-alike" not in " ".join(t.get_text() for t in texts_of(sure))
+    assert dashed_arrows(sure) == 0
+    unsure = replace(cmp, changes=tuple(c.replace(from_alternatives=3) if c.cls == "moved" else c
+                                         for c in cmp.changes))
+    fig = compare_figure(unsure, preset="web")
+    assert "origin: one of several look-alike stands" in " ".join(t.get_text() for t in texts_of(fig))
+    assert dashed_arrows(fig) == 11
+
+
 def test_panels_share_extent_and_stretch(cmp):
     fig = compare_figure(cmp, preset="web")
     ax_b, ax_a = fig.airdiff["panels"]

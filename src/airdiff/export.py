@@ -97,6 +97,7 @@ def changes_to_geojson(changes, grid: Grid, *, extra: dict | None = None) -> dic
             props["from"] = [round(fc.x, dec), round(fc.y, dec)]
             d = ch.displacement()
             props["displacement_m"] = round(float(d) * mpu, 2) if d is not None else None
+            props["from_alternatives"] = int(ch.from_alternatives)
         if ch.surface is not None:
             props["surface"] = ch.surface
         if ch.from_surface is not None:
@@ -143,12 +144,14 @@ def changes_from_geojson(data: dict, grid: Grid) -> list[Change]:
             geometry=geom, from_geometry=from_geom, surface=props.get("surface"),
             from_surface=props.get("from_surface"), size_class=props.get("size_class"),
             length_m=props.get("length_m"), note=props.get("note", ""),
+            from_alternatives=int(props.get("from_alternatives") or 0),
         ))
     return out
 
 
 _CSV_FIELDS = ["id", "class", "score", "x", "y", "lon", "lat", "area_m2", "surface",
-               "from_x", "from_y", "from_surface", "displacement_m", "size_class", "length_m"]
+               "from_x", "from_y", "from_surface", "displacement_m", "size_class", "length_m",
+               "from_alternatives", "note"]
 
 
 def changes_to_csv(changes, grid: Grid) -> str:
@@ -164,7 +167,8 @@ def changes_to_csv(changes, grid: Grid) -> str:
                "area_m2": round(ch.geometry.area * mpu * mpu, 1),
                "surface": ch.surface or "", "from_surface": ch.from_surface or "",
                "size_class": ch.size_class or "",
-               "length_m": "" if ch.length_m is None else round(ch.length_m, 1)}
+               "length_m": "" if ch.length_m is None else round(ch.length_m, 1),
+               "note": ch.note}
         if grid.crs is not None:
             lon, lat = grid.to_lonlat([x], [y])
             row["lon"], row["lat"] = round(float(lon[0]), 7), round(float(lat[0]), 7)
@@ -172,6 +176,7 @@ def changes_to_csv(changes, grid: Grid) -> str:
         if fc is not None:
             row["from_x"], row["from_y"] = round(fc[0], 3), round(fc[1], 3)
             row["displacement_m"] = round(ch.displacement() * mpu, 2)
+            row["from_alternatives"] = int(ch.from_alternatives)
         w.writerow(row)
     return buf.getvalue()
 
@@ -201,6 +206,8 @@ def gpkg_layers(comparison) -> list[dict]:
                 "from_surface": np.array([c.from_surface or "" for c in items], dtype=object),
                 "displacement_m": np.array([(c.displacement() or 0.0) * mpu for c in items],
                                            dtype=np.float64),
+                "from_alternatives": np.array([c.from_alternatives for c in items], dtype=np.int32),
+                "note": np.array([c.note for c in items], dtype=object),
             },
         })
     tp = np.asarray(reg.tie_points).reshape(-1, 4)

@@ -417,6 +417,7 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
         out.append(Change(id=0, cls="moved", score=score, geometry=n.geometry,
                           from_geometry=g.geometry, surface=n.surface, from_surface=g.from_surface,
                           size_class=n.size_class, length_m=n.length_m,
+                          from_alternatives=int(rivals[(i, j)]),
                           note="; ".join(x for x in ("ends found in different tiles",
                                                      origin_note(rivals[(i, j)])) if x)))
         used |= {id(g), id(n)}

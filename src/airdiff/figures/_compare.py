@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ._pieces import (
@@ -285,6 +286,9 @@ def compare_figure(
         handles.append(Patch(facecolor="none" if cls == "obscured" else PALETTE[cls],
                              edgecolor=PALETTE[cls], hatch="////" if cls == "obscured" else None,
                              label=f"{cls} ({counts.get(cls, 0)})"))
+    if any(c.cls == "moved" and c.from_alternatives > 0 for c in cmp.changes):
+        handles.append(Line2D([], [], color=PALETTE["moved"], lw=1.1, linestyle=(0, (4, 3)),
+                              label="origin: one of several look-alike stands"))
     fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(m / W, 1 - 0.72 * k / H),
                ncol=len(handles), frameon=False, fontsize=fs * 0.8, handlelength=1.4,
                handleheight=0.8, columnspacing=1.4, borderaxespad=0, borderpad=0)

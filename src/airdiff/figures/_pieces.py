@@ -178,7 +178,7 @@ def draw_changes(ax, changes, *, which: str = "after", arrows: bool = True):
     """Outline changes by class on a BEFORE (``which='before'``) or AFTER panel.
 
     Moved aircraft: dashed old outline on BEFORE; new outline plus an arrow from old to new on
-    AFTER. Disappeared: solid on BEFORE, dashed on AFTER. Appeared: dashed on BEFORE. Obscured
+    AFTER (dashed where the origin is one of several look-alike stands). Disappeared: solid on BEFORE, dashed on AFTER. Appeared: dashed on BEFORE. Obscured
     areas are hatched on both. ``arrows=False`` leaves out the moved arrows (zoomed views,
     where they would leave the axes). Returns the artists.
     """
@@ -199,8 +199,13 @@ def draw_changes(ax, changes, *, which: str = "after", arrows: bool = True):
                 if not arrows:
                     continue
                 (x0, y0), (x1, y1) = ch.from_centroid, ch.centroid
+                # an origin among look-alike stands is a best guess: drawn dashed and lighter
+                unsure = ch.from_alternatives > 0
                 artists.append(ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=4,
-                                           arrowprops=dict(arrowstyle="-|>", color=col, lw=1.6,
+                                           arrowprops=dict(arrowstyle="-|>", color=col,
+                                                           lw=1.1 if unsure else 1.6,
+                                                           linestyle=(0, (4, 3)) if unsure else "-",
+                                                           alpha=0.75 if unsure else 1.0,
                                                            shrinkA=2, shrinkB=6, mutation_scale=12)))
             continue
         dashed = (ch.cls == "appeared" and which == "before") or (ch.cls == "disappeared" and which == "after")

@@ -555,7 +555,8 @@ def find_changes(
         note = "; ".join(n for n in (note, origin_note(rivals)) if n)
         changes.append(dict(cls="moved", score=score, geometry=a.footprint, from_geometry=b.footprint,
                             surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
-                            size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note))
+                            size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note,
+                            from_alternatives=int(rivals)))
     for i, b in enumerate(vanished):
         if i in mv_b or b.score < min_score:
             continue

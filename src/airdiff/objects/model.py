@@ -59,6 +59,9 @@ class Change:
     size_class: str | None = None
     length_m: float | None = None
     note: str = ""
+    #: moved: how many other vacated stands the aircraft fits as well (look-alike airframes);
+    #: 0 when its origin is clear
+    from_alternatives: int = 0
 
     def __post_init__(self):
         if self.cls not in CHANGE_CLASSES:
