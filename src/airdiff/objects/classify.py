@@ -41,6 +41,11 @@ _AIRCRAFT_CLASSES = ("burned", "moved", "appeared", "disappeared")
 _SHADOW_REACH_M = 8.0
 #: Saturation below which a dark object is grey like a cast shadow (sky light on concrete).
 _SHADOW_SAT = 0.25
+#: An object is absent from the other date when it stands out there less than this fraction
+#: of how it stands out in its own. Aircraft that truly came or went keep at most about a
+#: quarter (markings, neighbours' shadows); a shadow that lengthened with the sun, or a
+#: vehicle shifted by a few metres, keeps 0.4-0.6 (benchmark scenes).
+_GONE_RATIO = 0.35
 
 
 @dataclass(frozen=True, eq=False)
@@ -508,7 +513,7 @@ def find_changes(
         ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
         log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f", a.centroid,
                   body.sum() / m.sum(), float(np.median(cm.magnitude[win][body])), ph, pt, ncc)
-        return pt < 0.6 * ph and ncc < 0.4
+        return pt < _GONE_RATIO * ph and ncc < 0.4
 
     vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b and gone(b, pres_b, pres_a)]
     new = [a for j, a in enumerate(ac_a_rest) if j not in used_a and gone(a, pres_a, pres_b)]
