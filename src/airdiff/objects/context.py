@@ -48,13 +48,13 @@ def _grey_smooth(scene: Scene):
     win = max(3, int(round(8.0 / cell)) | 1)
     m = ndi.uniform_filter(lum, win)
     tex = np.sqrt(np.maximum(ndi.uniform_filter(lum * lum, win) - m * m, 0))
+    smooth = tex < max(0.04, float(np.percentile(tex[valid], 35)) if valid.any() else 0.04)
     if vis.shape[0] >= 3:
         mx = vis.max(axis=0)
         sat = (mx - vis.min(axis=0)) / np.maximum(mx, 1e-3)
         grey = ndi.uniform_filter(sat, win) < 0.14
     else:
-        grey = np.ones(lum.shape, bool)
-    smooth = tex < max(0.04, float(np.percentile(tex[valid], 35)) if valid.any() else 0.04)
+        grey = smooth.copy()  # no colour: smoothness is all there is to go on
     return grey & valid, smooth & valid, step
 
 
