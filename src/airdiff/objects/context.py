@@ -1,12 +1,14 @@
 """Airfield context without a map: paved surfaces segmented from the BEFORE image.
 
-Paved surfaces are grey (low saturation) and smooth at the scale of a few metres, unlike
-grass and soil. Their width tells them apart:
+Paved surfaces are grey (low saturation), unlike grass and soil, and mostly smooth at the
+scale of a few metres (slab joints, markings and rubber make runways and taxiways textured
+in places; without colour, smoothness is all there is). Their shape tells them apart:
 
-- the **apron** holds a disk of about 60 m: large paved areas;
-- the **runway** is the longest straight strip at least about 30 m wide (typically
-  45–60 m) and 400 m long (a scene often shows only part of it);
-- **taxiways** are the remaining long paved strips (typically 15–25 m wide).
+- the **apron** is a large compact grey area where a disk of about 60 m fits;
+- the **runway** is the longest straight grey strip at least about 30 m wide (typically
+  45–60 m, shoulders included) and 400 m long (a scene often shows only part of it);
+- **taxiways** are the other paved strips joined to the runway or an apron (typically
+  15–25 m wide).
 """
 
 from __future__ import annotations
@@ -153,7 +155,6 @@ def segment_aeroways(scene: Scene) -> Aeroways:
     rest = grey & ~ndi.binary_dilation(apron, iterations=2)
     wide = _open_disk(_close_disk(rest, 10.0 / cell), 15.0 / cell)
     runway = np.zeros_like(paved)
-    rows, cols = paved.shape
     lab, n = ndi.label(wide)
     best, best_len = 0, 0.0
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
