@@ -178,8 +178,9 @@ def draw_changes(ax, changes, *, which: str = "after", arrows: bool = True):
     """Outline changes by class on a BEFORE (``which='before'``) or AFTER panel.
 
     Moved aircraft: dashed old outline on BEFORE; new outline plus an arrow from old to new on
-    AFTER (dashed where the origin is one of several look-alike stands). Disappeared: solid on BEFORE, dashed on AFTER. Appeared: dashed on BEFORE. Obscured
-    areas are hatched on both. ``arrows=False`` leaves out the moved arrows (zoomed views,
+    AFTER (dashed where the origin is one of several look-alike stands). Disappeared: solid
+    on BEFORE, dashed on AFTER. Appeared: dashed on BEFORE. Obscured areas are hatched on
+    both. ``arrows=False`` leaves out the moved arrows (zoomed views,
     where they would leave the axes). Returns the artists.
     """
     artists = []
