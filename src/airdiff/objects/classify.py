@@ -145,6 +145,12 @@ def obscured_areas(cm: ChangeMap, *, min_area_m2: float = 500.0, simplify_m: flo
 
 
 # -- burned ----------------------------------------------------------------------------------
+def _ground_before(b: Aircraft, before_lum, grid, k) -> float:
+    """Mean BEFORE luminance of the ground around an aircraft (a ring 4-14 m out)."""
+    ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
+    return _mean_in(before_lum, ring, grid)
+
+
 def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, magnitude, grid, k) -> float:
     """0..1: how much the BEFORE aircraft's spot looks burned in AFTER.
 
@@ -155,9 +161,8 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, magnitude, g
     spot = b.footprint.buffer(-0.5 * k)
     if spot.is_empty or spot.area < 0.3 * b.footprint.area:
         spot = b.footprint
-    ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
     la = _mean_in(after_lum, spot, grid)
-    ground = _mean_in(before_lum, ring, grid)
+    ground = _ground_before(b, before_lum, grid, k)
     mag = _mean_in(magnitude, spot, grid)
     chroma = _mean_in(after_chroma, spot, grid)
     if not (np.isfinite(la) and np.isfinite(ground) and np.isfinite(mag)) or ground <= 0:
@@ -184,24 +189,18 @@ def _burned_site(b: Aircraft, after_lum, after_chroma, before_lum, grid, k):
 
     reach = max(0.6 * _dims(b)[0], 30.0) * k  # the detection may be a piece of a transport
     win, m = _window(b.footprint.buffer(reach), grid)
-    ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
-    ground = _mean_in(before_lum, ring, grid)
+    ground = _ground_before(b, before_lum, grid, k)
     if win is None or not np.isfinite(ground) or ground <= 0:
         return None
     # dark and grey in AFTER where it was not dark in BEFORE (asphalt, shadows stay out)
     dark = 0.45 * ground
     char = m & (after_lum[win] < dark) & (after_chroma[win] < 0.15) & (before_lum[win] >= dark)
-    px_m = float(np.sqrt(abs(grid.transform.a * grid.transform.e))) / k  # metres per pixel
+    px_m = grid.gsd
     r = max(1, int(round(1.0 / px_m)))
     char = ndi.binary_closing(ndi.binary_opening(char, iterations=r), iterations=r) & m
     t = grid.transform @ grid.transform.translation(win[1].start, win[0].start)
     fp = features.geometry_mask([b.footprint], out_shape=char.shape, transform=t, invert=True)
-    lab, n = ndi.label(char)
-    ids = np.unique(lab[fp & char])
-    ids = ids[ids > 0]
-    if ids.size == 0:
-        return None
-    site = np.isin(lab, ids)
+    site = ndi.binary_propagation(fp & char, mask=char)  # the remnant's parts at the footprint
     if site.sum() * px_m * px_m < (b.footprint.area / (k * k)) / 3.0:
         return None
     return _mask_to_polygon(site, t)

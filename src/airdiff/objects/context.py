@@ -56,7 +56,7 @@ def _grey_smooth(scene: Scene):
         sat = (mx - vis.min(axis=0)) / np.maximum(mx, 1e-3)
         grey = ndi.uniform_filter(sat, win) < 0.14
     else:
-        grey = smooth.copy()  # no colour: smoothness is all there is to go on
+        grey = smooth  # no colour: smoothness is all there is to go on
     return grey & valid, smooth & valid, step
 
 
@@ -175,11 +175,7 @@ def segment_aeroways(scene: Scene) -> Aeroways:
     taxi = (grey if hub.any() else paved) & ~ndi.binary_dilation(apron, iterations=1) & ~runway
     taxi = _open_disk(taxi, 5.0 / cell)
     if hub.any():
-        lab, n = ndi.label(taxi)
-        joined = np.zeros(n + 1, bool)
-        joined[np.unique(lab[ndi.binary_dilation(hub, iterations=3) & taxi])] = True
-        joined[0] = False
-        taxi = joined[lab]
+        taxi = ndi.binary_propagation(ndi.binary_dilation(hub, iterations=3) & taxi, mask=taxi)
     feats = []
     for kind, m, min_area_m2 in (("runway", runway, 5000.0), ("apron", apron, _APRON_MIN_M2),
                                  ("taxiway", taxi, 1500.0)):
