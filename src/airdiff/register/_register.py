@@ -182,6 +182,18 @@ def _before_to_after_full(g: np.ndarray, warp: LocalWarp | None, cols, rows):
     return ac, ar
 
 
+def _cell_usable(usable: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Whether the 2 x 2 pixels around each point (pixel-index coords) are all usable."""
+    h, w = usable.shape
+    cell = usable[:-1, :-1] & usable[1:, :-1] & usable[:-1, 1:] & usable[1:, 1:]
+    r0 = np.floor(r).astype(np.intp)
+    c0 = np.floor(c).astype(np.intp)
+    inside = (r0 >= 0) & (c0 >= 0) & (r0 < h - 1) & (c0 < w - 1)
+    out = np.zeros(r.shape, bool)
+    out[inside] = cell[r0[inside], c0[inside]]
+    return out
+
+
 @dataclass
 class _Ties:
     before: np.ndarray  # (n, 2) full-res corner (col, row)
@@ -222,8 +234,7 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
         sub_fa, sub_ia = lev.win_a(sr0, sc0, sr1 - sr0, sc1 - sc0)
         fa = ndi.map_coordinates(sub_fa, coords, order=3, mode="constant",
                                  cval=0.0, output=np.float32)
-        ma = ndi.map_coordinates(sub_ia.astype(np.float32), coords,
-                                 order=1, mode="constant", cval=0.0, output=np.float32) > 0.999
+        ma = _cell_usable(sub_ia, coords[0], coords[1])
         m = mb & ma
         if m.mean() < 0.7:
             continue
