@@ -177,7 +177,7 @@ def test_summarise_always_lists_the_four_classes():
 
 def test_moved_origin_among_identical_aircraft_is_flagged():
     """Two vanished aircraft alike in size and paint fit one new aircraft equally: say so."""
-    from airdiff.objects.classify import _moved_pairs, origin_note
+    from airdiff.objects.classify import moved_pairs, origin_note
 
     def plane(x, rgb):
         return Aircraft(box(x, 0, x + 40, 45), 45.0, 40.0, float("nan"), 0.9, "large",
@@ -185,9 +185,9 @@ def test_moved_origin_among_identical_aircraft_is_flagged():
 
     white, grey = (0.85, 0.86, 0.87), (0.55, 0.57, 0.58)
     new = [plane(1000, white)]
-    pairs, _, rivals = _moved_pairs([plane(0, white), plane(100, white)], new, ["taxiway"], 1.0)
+    pairs, _, rivals = moved_pairs([plane(0, white), plane(100, white)], new, ["taxiway"], 1.0)
     assert len(pairs) == 1 and rivals[pairs[0]] == 1
     assert "one of 2 stands" in origin_note(rivals[pairs[0]])
-    pairs, _, rivals = _moved_pairs([plane(0, white), plane(100, grey)], new, ["taxiway"], 1.0)
+    pairs, _, rivals = moved_pairs([plane(0, white), plane(100, grey)], new, ["taxiway"], 1.0)
     assert pairs == [(0, 0)] and rivals[pairs[0]] == 0
     assert origin_note(0) == ""

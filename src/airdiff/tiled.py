@@ -398,13 +398,13 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
     reports half of it. They are paired with the object stage's own matching (size, shape,
     paint), restricted to ends of different tiles (one tile already judged its own pairs).
     """
-    from .objects.classify import _moved_pairs, origin_note
+    from .objects.classify import moved_pairs, origin_note
 
     gone = [c for c in changes if c.cls == "disappeared" and id(c) in craft_of]
     new = [c for c in changes if c.cls == "appeared" and id(c) in craft_of]
     if not gone or not new:
         return changes
-    pairs, cost, rivals = _moved_pairs([craft_of[id(c)] for c in gone], [craft_of[id(c)] for c in new],
+    pairs, cost, rivals = moved_pairs([craft_of[id(c)] for c in gone], [craft_of[id(c)] for c in new],
                                        [c.surface for c in new], k)
     used = set()
     out = []

@@ -32,7 +32,7 @@ from .context import segment_aeroways
 from .detect import Detector, contrast_map, detect_aircraft
 from .model import Aeroways, Aircraft, Change
 
-__all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas"]
+__all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas", "moved_pairs", "origin_note"]
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +251,19 @@ def _same_place(before: Sequence[Aircraft], after: Sequence[Aircraft], k: float)
 _ORIGIN_MARGIN = 0.1
 
 
-def _moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
+def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
     """Pairs (i, j) of a vanished BEFORE aircraft and a new AFTER aircraft of the same type.
+
+    Shared by the in-memory and the tiled object stages, so both pair moves alike.
+
+    Parameters
+    ----------
+    vanished, new : sequence of Aircraft
+        BEFORE aircraft no longer there, and AFTER aircraft not there before.
+    new_surface : sequence of str
+        The surface (``'stand'``, ``'apron'``, ``'taxiway'``, ...) each new aircraft is on.
+    k : float
+        Map units per metre.
 
     Returns
     -------
@@ -542,14 +553,14 @@ def find_changes(
     new = [a for a in new if not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
     # 5. moved
-    mpairs, mcost, mrivals = _moved_pairs(vanished, new, new_surface, k)
+    mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k)
     mv_b = {i for i, _ in mpairs}
     mv_a = {j for _, j in mpairs}
     moves = [(vanished[i], new[j], j, mcost[(i, j)], 1.0, mrivals[(i, j)]) for i, j in mpairs]
     # new aircraft left over may come from a stand the AFTER cloud hides (lower score)
     left = [j for j in range(len(new)) if j not in mv_a]
     if left and ac_b_hidden:
-        hp, hcost, hrivals = _moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k)
+        hp, hcost, hrivals = moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k)
         for i, jj in hp:
             moves.append((ac_b_hidden[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7, hrivals[(i, jj)]))
             mv_a.add(left[jj])
