@@ -183,15 +183,24 @@ def _before_to_after_full(g: np.ndarray, warp: LocalWarp | None, cols, rows):
 
 
 def _cell_usable(usable: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Whether the 2 x 2 pixels around each point (pixel-index coords) are all usable."""
+    """Whether bilinear sampling of ``usable`` at each point (pixel-index coords) draws on
+    usable pixels only (neighbours of zero weight, and points outside, as in
+    ``map_coordinates(order=1, mode='constant')``); the same answer, without its cost.
+    """
     h, w = usable.shape
-    cell = usable[:-1, :-1] & usable[1:, :-1] & usable[:-1, 1:] & usable[1:, 1:]
     r0 = np.floor(r).astype(np.intp)
     c0 = np.floor(c).astype(np.intp)
-    inside = (r0 >= 0) & (c0 >= 0) & (r0 < h - 1) & (c0 < w - 1)
-    out = np.zeros(r.shape, bool)
-    out[inside] = cell[r0[inside], c0[inside]]
-    return out
+    fr = r - r0
+    fc = c - c0
+    bad = np.zeros(r.shape)
+    for dr, wr in ((0, 1.0 - fr), (1, fr)):
+        for dc, wc in ((0, 1.0 - fc), (1, fc)):
+            rr, cc = r0 + dr, c0 + dc
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            ok = np.zeros(r.shape, bool)
+            ok[inside] = usable[rr[inside], cc[inside]]
+            bad += wr * wc * ~ok
+    return bad < 1e-3
 
 
 @dataclass
