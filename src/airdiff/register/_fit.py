@@ -173,23 +173,18 @@ def _laplacian(gr: int, gc: int) -> np.ndarray:
     return np.array(rows) if rows else np.zeros((0, gr * gc))
 
 
-def _normal(bw, rw):
-    """Sparse normal matrix and right-hand side of the weighted basis ``bw`` and residuals ``rw``."""
-    from scipy import sparse
+def _solve_nodes(b, ltl, res, lam, ridge):
+    """Node values minimising |b x - res|^2 + lam |L x|^2 + ridge |x|^2.
 
-    bs = sparse.csr_matrix(bw)
-    return (bs.T @ bs).tocsc(), np.asarray(bs.T @ rw)
-
-
-def _solve_nodes(ata, atr, reg):
-    """Node values minimising |b x - res|^2 + x' reg x, from the normal equations of b.
-
-    Sparse: small, and free of the multi-threaded dense LAPACK calls that stall on a busy
-    machine.
+    Sparse normal equations: small, and free of the multi-threaded dense LAPACK calls that
+    stall on a busy machine.
     """
+    from scipy import sparse
     from scipy.sparse.linalg import splu
 
-    return splu((ata + reg).tocsc()).solve(atr)  # (n_nodes, 2)
+    bs = sparse.csr_matrix(b)
+    a = (bs.T @ bs + lam * ltl + ridge * sparse.identity(b.shape[1], format="csr")).tocsc()
+    return splu(a).solve(np.asarray(bs.T @ res))  # (n_nodes, 2)
 
 
 def fit_warp(
@@ -255,15 +250,12 @@ def fit_warp(
 
     info["cv_rmse_affine"] = wrmse(res)
     best = (np.inf, None)
-    bw, rw = b * sw, res * sw
-    # the normal equations of each training fold, built once for all smoothing weights
-    folds = [(fold != k, *_normal(bw[fold != k], rw[fold != k])) for k in ids]
-    eye = ridge * sparse.identity(b.shape[1], format="csc")
     # from nearly interpolating to nearly affine; held-out blocks choose
     for lam in (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0):
         err = np.zeros((n, 2))
-        for tr, ata, atr in folds:
-            sol = _solve_nodes(ata, atr, lam * ltl + eye)
+        for k in ids:
+            tr = fold != k
+            sol = _solve_nodes(b[tr] * sw[tr], ltl, res[tr] * sw[tr], lam, ridge)
             err[~tr] = res[~tr] - b[~tr] @ sol
         rmse = wrmse(err)
         if rmse < best[0]:
@@ -272,7 +264,7 @@ def fit_warp(
     base = info["cv_rmse_affine"]
     if not best[0] < (1 - min_gain) * base:
         return None, info
-    sol = _solve_nodes(*_normal(bw, rw), best[1] * ltl + eye)
+    sol = _solve_nodes(b * sw, ltl, res * sw, best[1], ridge)
     warp = LocalWarp(
         node_rows=node_rows,
         node_cols=node_cols,

@@ -182,27 +182,6 @@ def _before_to_after_full(g: np.ndarray, warp: LocalWarp | None, cols, rows):
     return ac, ar
 
 
-def _cell_usable(usable: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Whether bilinear sampling of ``usable`` at each point (pixel-index coords) draws on
-    usable pixels only (neighbours of zero weight, and points outside, as in
-    ``map_coordinates(order=1, mode='constant')``); the same answer, without its cost.
-    """
-    h, w = usable.shape
-    r0 = np.floor(r).astype(np.intp)
-    c0 = np.floor(c).astype(np.intp)
-    fr = r - r0
-    fc = c - c0
-    bad = np.zeros(r.shape)
-    for dr, wr in ((0, 1.0 - fr), (1, fr)):
-        for dc, wc in ((0, 1.0 - fc), (1, fc)):
-            rr, cc = r0 + dr, c0 + dc
-            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            ok = np.zeros(r.shape, bool)
-            ok[inside] = usable[rr[inside], cc[inside]]
-            bad += wr * wc * ~ok
-    return bad < 1e-3
-
-
 @dataclass
 class _Ties:
     before: np.ndarray  # (n, 2) full-res corner (col, row)
@@ -243,7 +222,8 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
         sub_fa, sub_ia = lev.win_a(sr0, sc0, sr1 - sr0, sc1 - sc0)
         fa = ndi.map_coordinates(sub_fa, coords, order=3, mode="constant",
                                  cval=0.0, output=np.float32)
-        ma = _cell_usable(sub_ia, coords[0], coords[1])
+        ma = ndi.map_coordinates(sub_ia.astype(np.float32), coords,
+                                 order=1, mode="constant", cval=0.0, output=np.float32) > 0.999
         m = mb & ma
         if m.mean() < 0.7:
             continue
