@@ -126,6 +126,21 @@ def test_detector_sizes_and_rejects_vehicles():
     assert all(max(a.length_m, a.span_m) >= 12.0 for a in found)
 
 
+def test_grey_fighters_on_concrete_are_found_not_only_their_shadows():
+    # seed 2 parks twelve light grey fighters on light concrete at 0.7 m: each stands out
+    # less than its own shadow, which alone is too thin to be an aircraft (none was found)
+    pair = synth.make_pair(2, scenario="random", gsd=0.7, misregistration="none", nuisances="all")
+    truth = pair.truth.aircraft_before
+    assert len(truth) >= 10 and all(t.kind == "small" for t in truth)
+    found = detect_aircraft(pair.before)
+    whole = [t for t in truth if any(a.footprint.intersection(t.footprint).area > t.footprint.area / 3
+                                     for a in found)]
+    assert len(whole) >= len(truth) / 2
+    for t in whole:  # found where the aircraft is, not where its shadow falls
+        a = max(found, key=lambda a: a.footprint.intersection(t.footprint).area)
+        assert a.footprint.centroid.distance(t.footprint.centroid) <= 5.0
+
+
 def test_segmented_aeroways_find_runway_taxiways_apron(strike):
     pair, _, _ = strike
     aw = segment_aeroways(pair.before)

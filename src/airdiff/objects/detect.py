@@ -9,6 +9,11 @@ and shape fit an aircraft at the scene's GSD:
   about 85 m (the largest transports with their wings);
 - a cross-like outline: a wing span and a length both well above a vehicle's width, and a
   low *solidity* (area / convex-hull area); buildings are solid rectangles.
+
+A light grey airframe on light concrete can stand out less than its own shadow. A shadow
+too thin or small to be an aircraft is therefore grown into the faint, grey object next to
+it that casts it (:func:`_grow_from_shadows`); what that finds is added where nothing else
+was found, and changes nothing that was.
 """
 
 from __future__ import annotations
@@ -212,114 +217,218 @@ def detect_aircraft(
     r_open = max(1, int(round(0.8 / gsd)))
     y, x = np.ogrid[-r_open : r_open + 1, -r_open : r_open + 1]
     weak = ndi.binary_opening(weak, structure=(x * x + y * y) <= r_open * r_open)
-    lab, n = ndi.label(weak)
-    if n == 0:
-        return []
-    # keep weak components that contain strong pixels (hysteresis)
-    has_strong = np.zeros(n + 1, bool)
-    has_strong[np.unique(lab[strong])] = True
-    has_strong[0] = False
-    min_px = (0.25 * min_aircraft_m * min_aircraft_m * 0.25) / (gsd * gsd)
-    counts = np.bincount(lab.ravel(), minlength=n + 1)
-    ok = has_strong & (counts >= min_px)
     # shadow pixels: much darker than the background and grey
-    if nb >= 3:
-        mx = f[vis].max(axis=0)
-        sat = (mx - f[vis].min(axis=0)) / np.maximum(mx, 1e-3)
-    else:
-        sat = np.zeros_like(lum)
+    sat = _greyness(f)
     shadowish = (lum < 0.62 * lum_bg) & (sat < 0.25)
-    out: list[Aircraft] = []
-    objs = ndi.find_objects(lab)
-    transform = scene.grid.transform
-    pad = 2
-    for i, sl in enumerate(objs, start=1):
-        if sl is None or not ok[i]:
-            continue
-        r0 = max(sl[0].start - pad, 0)
-        r1 = min(sl[0].stop + pad, lab.shape[0])
-        c0 = max(sl[1].start - pad, 0)
-        c1 = min(sl[1].stop + pad, lab.shape[1])
-        ext_m = max(r1 - r0, c1 - c0) * gsd
-        if ext_m > 2.5 * max_aircraft_m:
-            continue
-        comp = lab[r0:r1, c0:c1] == i
-        shad = comp & shadowish[r0:r1, c0:c1]
-        body = comp & ~shad
-        body = ndi.binary_opening(body)
-        dark_object = body.sum() < 0.3 * comp.sum()
-        if dark_object:
-            body = comp
-        bl, bn = ndi.label(body)
-        if bn == 0:
-            continue
-        if bn > 1:
-            sizes = np.bincount(bl.ravel())
-            sizes[0] = 0
-            # keep the pieces that are large relative to the biggest (an aircraft is one piece)
-            keep = sizes >= 0.15 * sizes.max()
-            body = keep[bl]
-        whole = ndi.binary_closing(body, iterations=1) | body
-        for body in _split_touching(whole, gsd=gsd, max_aircraft_m=max_aircraft_m):
-            rr, cc = np.nonzero(body)
-            if rr.size < min_px:
+
+    def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
+        lab, n = ndi.label(weak_mask)
+        if n == 0:
+            return []
+        # keep weak components that contain strong pixels (hysteresis)
+        has_strong = np.zeros(n + 1, bool)
+        has_strong[np.unique(lab[strong])] = True
+        has_strong[0] = False
+        min_px = (0.25 * min_aircraft_m * min_aircraft_m * 0.25) / (gsd * gsd)
+        counts = np.bincount(lab.ravel(), minlength=n + 1)
+        ok = has_strong & (counts >= min_px)
+        if grown is not None:  # only what growing the shadows changed
+            touched = np.zeros(n + 1, bool)
+            touched[np.unique(lab[grown])] = True
+            ok &= touched
+        out: list[Aircraft] = []
+        objs = ndi.find_objects(lab)
+        transform = scene.grid.transform
+        pad = 2
+        for i, sl in enumerate(objs, start=1):
+            if sl is None or not ok[i]:
                 continue
-            e1, e2, ang, elong = _axes(rr, cc, gsd)
-            if e1 < min_aircraft_m or e1 > max_aircraft_m:
-                log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'size', (r0, c0), e1, e2)
+            r0 = max(sl[0].start - pad, 0)
+            r1 = min(sl[0].stop + pad, lab.shape[0])
+            c0 = max(sl[1].start - pad, 0)
+            c1 = min(sl[1].stop + pad, lab.shape[1])
+            ext_m = max(r1 - r0, c1 - c0) * gsd
+            if ext_m > 2.5 * max_aircraft_m:
                 continue
-            if e2 < 0.35 * min_aircraft_m:
-                log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'thin', (r0, c0), e1, e2)
-                continue  # a thin strip (marking, edge)
-            hull_area = _hull_area(rr, cc)
-            solidity = rr.size / max(hull_area, 1.0)
-            area_m2 = rr.size * gsd * gsd
-            box_fill = area_m2 / (e1 * e2)
-            if solidity > 0.86 and box_fill > 0.8:
-                log.debug('reject solid at %s', (r0, c0))
-                continue  # a building or container: solid rectangle
-            fp = _mask_to_polygon(body, transform @ transform.translation(c0, r0))
-            if fp is None or fp.is_empty:
+            comp = lab[r0:r1, c0:c1] == i
+            shad = comp & shadowish[r0:r1, c0:c1]
+            body = comp & ~shad
+            body = ndi.binary_opening(body)
+            dark_object = body.sum() < 0.3 * comp.sum()
+            if dark_object:
+                body = comp
+            bl, bn = ndi.label(body)
+            if bn == 0:
                 continue
-            sub = (slice(r0, r1), slice(c0, c1))
-            obj_lum = float(lum[sub][body].mean())
-            obj_bg = float(lum_bg[sub][body].mean())
-            obj_sat = float(sat[sub][body].mean())
-            obj_dist = float(dist[sub][body].mean())
-            # score: contrast, aircraft-like solidity (crosses are 0.3-0.7) and size
-            s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
-            s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
-            s_size = 1.0 if 15.0 <= e1 <= 70.0 else 0.6
-            score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
-            heading = ang if elong > 1.6 else float("nan")
-            feats = {
-                "lum": obj_lum,
-                "bg_lum": obj_bg,
-                "sat": obj_sat,
-                "contrast": obj_dist,
-                "solidity": float(solidity),
-                "area_m2": float(area_m2),
-                "dark": bool(dark_object),
-                "mean_rgb": _paint(f[:, sub[0], sub[1]], body),
-            }
-            length, span = e1, e2
-            out.append(
-                Aircraft(
-                    footprint=fp,
-                    length_m=float(length),
-                    span_m=float(span),
-                    heading_deg=heading,
-                    score=float(score),
-                    size_class=size_class_of(length, span),
-                    state="intact",
-                    source="builtin",
-                    features=feats,
+            if bn > 1:
+                sizes = np.bincount(bl.ravel())
+                sizes[0] = 0
+                # keep the pieces that are large relative to the biggest (an aircraft is one piece)
+                keep = sizes >= 0.15 * sizes.max()
+                body = keep[bl]
+            whole = ndi.binary_closing(body, iterations=1) | body
+            for body in _split_touching(whole, gsd=gsd, max_aircraft_m=max_aircraft_m):
+                rr, cc = np.nonzero(body)
+                if rr.size < min_px:
+                    continue
+                e1, e2, ang, elong = _axes(rr, cc, gsd)
+                if e1 < min_aircraft_m or e1 > max_aircraft_m:
+                    log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'size', (r0, c0), e1, e2)
+                    continue
+                if e2 < 0.35 * min_aircraft_m:
+                    log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'thin', (r0, c0), e1, e2)
+                    continue  # a thin strip (marking, edge)
+                hull_area = _hull_area(rr, cc)
+                solidity = rr.size / max(hull_area, 1.0)
+                area_m2 = rr.size * gsd * gsd
+                box_fill = area_m2 / (e1 * e2)
+                if solidity > 0.86 and box_fill > 0.8:
+                    log.debug('reject solid at %s', (r0, c0))
+                    continue  # a building or container: solid rectangle
+                fp = _mask_to_polygon(body, transform @ transform.translation(c0, r0))
+                if fp is None or fp.is_empty:
+                    continue
+                sub = (slice(r0, r1), slice(c0, c1))
+                obj_lum = float(lum[sub][body].mean())
+                obj_bg = float(lum_bg[sub][body].mean())
+                obj_sat = float(sat[sub][body].mean())
+                obj_dist = float(dist[sub][body].mean())
+                # score: contrast, aircraft-like solidity (crosses are 0.3-0.7) and size
+                s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
+                s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
+                s_size = 1.0 if 15.0 <= e1 <= 70.0 else 0.6
+                score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
+                heading = ang if elong > 1.6 else float("nan")
+                feats = {
+                    "lum": obj_lum,
+                    "bg_lum": obj_bg,
+                    "sat": obj_sat,
+                    "contrast": obj_dist,
+                    "solidity": float(solidity),
+                    "area_m2": float(area_m2),
+                    "dark": bool(dark_object),
+                    "mean_rgb": _paint(f[:, sub[0], sub[1]], body),
+                }
+                length, span = e1, e2
+                out.append(
+                    Aircraft(
+                        footprint=fp,
+                        length_m=float(length),
+                        span_m=float(span),
+                        heading_deg=heading,
+                        score=float(score),
+                        size_class=size_class_of(length, span),
+                        state="intact",
+                        source="builtin",
+                        features=feats,
+                    )
                 )
-            )
-    out = _merge_pieces(out, gap_m=6.0 / scene.grid.metres_per_unit, max_aircraft_m=max_aircraft_m,
-                        k=1.0 / scene.grid.metres_per_unit)
+        return out
+
+    k = 1.0 / scene.grid.metres_per_unit
+    found = _merge_pieces(candidates(weak), gap_m=6.0 * k, max_aircraft_m=max_aircraft_m, k=k)
+    # a grey airframe that stood out less than its own shadow: found from the shadow, and
+    # only added where nothing was found (what was found stays as it is)
+    grown = _grow_from_shadows(weak, strong, shadowish, fs, mask, gsd=gsd, low=0.45 * contrast,
+                               min_aircraft_m=min_aircraft_m)
+    if grown.any():
+        extra = _merge_pieces(candidates(weak | grown, grown), gap_m=6.0 * k, max_aircraft_m=max_aircraft_m,
+                              k=k)
+        found += [x for x in extra
+                  if not any(x.footprint.intersection(a.footprint).area > 0.3 * min(x.footprint.area, a.footprint.area)
+                             for a in found)]
+    out = found
     log.debug("builtin detector: %d candidates in %s", len(out), scene.name)
     return out
+
+
+def _greyness(f: np.ndarray) -> np.ndarray:
+    """Saturation of the visible bands, 0 for a single band (where nothing tells grey apart)."""
+    if f.shape[0] < 3:
+        return np.zeros(f.shape[1:], np.float32)
+    mx = f[:3].max(axis=0)
+    return (mx - f[:3].min(axis=0)) / np.maximum(mx, 1e-3)
+
+
+def _paved_ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey: float = 0.25):
+    """Colour distance of each pixel to the median grey ground within ``width_m`` around it.
+
+    Only grey pixels (paved surfaces, aircraft, shadows; not grass or soil) enter the median,
+    so the ground next to an apron's edge is still concrete. Worked at about 1 m.
+    """
+    from skimage.filters import rank
+    from skimage.morphology import disk
+
+    step = max(1, int(round(1.0 / gsd)))
+    fp = disk(max(1, int(round(0.5 * width_m / (step * gsd)))))
+    rows, cols = fs.shape[1:]
+    coarse = np.stack([_block_mean(b, step) if step > 1 else b for b in fs])
+    paved = _greyness(coarse) < grey
+    acc = np.zeros((rows, cols), np.float32)
+    for k in range(fs.shape[0]):
+        q = np.clip(coarse[k] * 255 + 0.5, 0, 255).astype(np.uint8)
+        m = rank.median(q, fp, mask=paved).astype(np.float32) / 255
+        if step > 1:
+            m = ndi.zoom(m, step, order=1, mode="nearest", grid_mode=True)[:rows, :cols]
+            if m.shape != (rows, cols):
+                m = np.pad(m, ((0, rows - m.shape[0]), (0, cols - m.shape[1])), mode="edge")
+        acc += (fs[k] - m) ** 2
+    return np.sqrt(acc / fs.shape[0])
+
+
+def _off_ground(fs: np.ndarray, gsd: float, low: float) -> np.ndarray:
+    """Grey pixels that differ by more than ``low`` from the grey ground around them.
+
+    Airframes, remnants, shadows and vehicles are grey and stand out; grass and soil at an
+    apron's edge are not grey and never count.
+    """
+    return (_paved_ground_distance(fs, gsd) > low) & (_greyness(fs) < 0.25)
+
+
+def _grow_from_shadows(weak, strong, shadowish, fs, mask, *, gsd, low, min_aircraft_m, reach_m=20.0):
+    """The pixels ``weak`` gains by growing cast shadows into the faint airframe casting them.
+
+    A light grey airframe on light concrete stands out less than its own shadow, so the
+    detector sees only the shadow: a sliver too thin or small to be an aircraft. From each
+    such shadow, ``weak`` grows into the pixels within ``reach_m`` that differ, if faintly
+    (``low``), from the ground colour around them. Shadows that could be an aircraft on their
+    own (a dark airframe, a transport's shadow) are left as they are.
+    """
+    none = np.zeros_like(weak)
+    lab, n = ndi.label(weak)
+    if n == 0:
+        return none
+    cnt = np.bincount(lab.ravel(), minlength=n + 1)
+    sh = np.bincount(lab[shadowish].ravel(), minlength=n + 1)
+    st = np.zeros(n + 1, bool)
+    st[np.unique(lab[strong])] = True
+    seed_id = st & (sh >= 0.25 * cnt)
+    seed_id[0] = False
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if not seed_id[i] or sl is None:
+            continue
+        rr, cc = np.nonzero(lab[sl] == i)
+        if rr.size < 3:
+            seed_id[i] = False
+            continue
+        e1, e2, _, _ = _axes(rr, cc, gsd)
+        if e1 >= min_aircraft_m and e2 >= 0.5 * min_aircraft_m:
+            seed_id[i] = False  # aircraft-sized on its own
+    seeds = seed_id[lab]
+    if not seeds.any():
+        return none
+    faint = _off_ground(fs, gsd, low)
+    if mask is not None:
+        faint &= mask
+    r = max(1, int(round(1.2 / gsd)))
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    faint = ndi.binary_opening(faint, structure=(x * x + y * y) <= r * r)
+    near = ndi.distance_transform_edt(~seeds) <= reach_m / gsd
+    grown = ndi.binary_propagation(seeds, mask=(faint & near) | seeds) & ~weak
+    # what grows must not bridge a shadow to other objects (a vehicle, a marking, another
+    # aircraft): a one-pixel gap keeps them apart
+    grown &= ~ndi.binary_dilation(weak & ~seeds)
+    return grown
 
 
 def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float, k: float) -> list[Aircraft]:
