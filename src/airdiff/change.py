@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 from .grid import Grid
 from .scene import Scene
 
-__all__ = ["ChangeMap", "change_map", "window_distance", "cloud_mask"]
+__all__ = ["ChangeMap", "change_map", "window_distance", "cloud_mask", "saturation"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +96,8 @@ def _luminance(f: np.ndarray) -> np.ndarray:
     return f[: min(3, f.shape[0])].mean(axis=0)
 
 
-def _saturation(f: np.ndarray) -> np.ndarray:
+def saturation(f: np.ndarray) -> np.ndarray:
+    """Saturation of the visible bands of ``f`` (bands, rows, cols); 0 for fewer than three."""
     if f.shape[0] < 3:
         return np.zeros(f.shape[1:], dtype=np.float32)
     vis = f[:3]
@@ -137,7 +138,7 @@ def cloud_mask(
     ndarray of bool, shape (rows, cols)
     """
     lum, lum_o = _luminance(f), _luminance(other)
-    sat = _saturation(f)
+    sat = saturation(f)
     win = max(3, int(round(6.0 / gsd)) | 1)
     tex = _local_std(ndi.gaussian_filter(lum, 0.7), win)
     tex_o = _local_std(ndi.gaussian_filter(lum_o, 0.7), win)

@@ -81,10 +81,15 @@ def _window(geom, grid, pad_px: int = 2):
     c1 = min(int(np.ceil(cols.max())) + pad_px, grid.width)
     if r1 <= r0 or c1 <= c0:
         return None, None
-    t = grid.transform @ grid.transform.translation(c0, r0)
-    m = features.geometry_mask([geom], out_shape=(r1 - r0, c1 - c0), transform=t, invert=True,
-                               all_touched=False)
-    return (slice(r0, r1), slice(c0, c1)), m
+    win = (slice(r0, r1), slice(c0, c1))
+    m = features.geometry_mask([geom], out_shape=(r1 - r0, c1 - c0), transform=_window_transform(grid, win),
+                               invert=True, all_touched=False)
+    return win, m
+
+
+def _window_transform(grid, win):
+    """Pixel-to-map transform of a (row slice, col slice) window of ``grid``."""
+    return grid.transform @ grid.transform.translation(win[1].start, win[0].start)
 
 
 def _mean_in(arr: np.ndarray, geom, grid) -> float:
@@ -151,16 +156,16 @@ def _ground_before(b: Aircraft, before_lum, grid, k) -> float:
     return _mean_in(before_lum, ring, grid)
 
 
-def _darkened(spot, after_lum, before_lum, before_contrast, grid, *, stands_out: float = 0.09) -> float:
-    """0..1: how much darker the pixels that stood out in BEFORE inside ``spot`` are in AFTER."""
-    win, m = _window(spot, grid)
-    if win is None or not m.any():
-        return 0.0
-    core = m & (before_contrast[win] > stands_out)
+def _darkened(m, after_lum, before_lum, before_contrast, *, stands_out: float = 0.09) -> float:
+    """0..1: how much darker the pixels of ``m`` that stood out in BEFORE are in AFTER.
+
+    ``m`` and the arrays are one window of the scene.
+    """
+    core = m & (before_contrast > stands_out)
     if core.sum() < 0.2 * m.sum():
         core = m
-    lb = float(before_lum[win][core].mean())
-    la = float(after_lum[win][core].mean())
+    lb = float(before_lum[core].mean())
+    la = float(after_lum[core].mean())
     if lb <= 0:
         return 0.0
     # calibrated on synthetic scenes (benchmark seeds 0-11, checked on 12-19): charred
@@ -179,17 +184,20 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, before_contr
     spot = b.footprint.buffer(-0.5 * k)
     if spot.is_empty or spot.area < 0.3 * b.footprint.area:
         spot = b.footprint
-    la = _mean_in(after_lum, spot, grid)
+    win, m = _window(spot, grid)
+    if win is None or not m.any():
+        return 0.0
+    la = float(after_lum[win][m].mean())
+    mag = float(magnitude[win][m].mean())
+    chroma = float(after_chroma[win][m].mean())
     ground = _ground_before(b, before_lum, grid, k)
-    mag = _mean_in(magnitude, spot, grid)
-    chroma = _mean_in(after_chroma, spot, grid)
     if not (np.isfinite(la) and np.isfinite(ground) and np.isfinite(mag)) or ground <= 0:
         return 0.0
     darkness = 1.0 - la / ground
     s_dark = np.clip((darkness - 0.25) / 0.2, 0, 1)
     # charring darkens the airframe: one already dark (camouflage) that is still there is not
     # a remnant, though its footprint darkens where its shadow now falls on lit ground
-    s_dark *= _darkened(spot, after_lum, before_lum, before_contrast, grid)
+    s_dark *= _darkened(m, after_lum[win], before_lum[win], before_contrast[win])
     s_change = np.clip((mag - 0.15) / 0.15, 0, 1)
     s_grey = 1.0 if not np.isfinite(chroma) else float(np.clip((0.2 - chroma) / 0.08, 0, 1))
     return float(s_dark * s_change * s_grey)
@@ -219,7 +227,7 @@ def _burned_site(b: Aircraft, after_lum, after_chroma, before_lum, grid, k):
     px_m = grid.gsd
     r = max(1, int(round(1.0 / px_m)))
     char = ndi.binary_closing(ndi.binary_opening(char, iterations=r), iterations=r) & m
-    t = grid.transform @ grid.transform.translation(win[1].start, win[0].start)
+    t = _window_transform(grid, win)
     fp = features.geometry_mask([b.footprint], out_shape=char.shape, transform=t, invert=True)
     site = ndi.binary_propagation(fp & char, mask=char)  # the remnant's parts at the footprint
     if site.sum() * px_m * px_m < (b.footprint.area / (k * k)) / 3.0:

@@ -20,6 +20,7 @@ from scipy import ndimage as ndi
 from shapely.geometry import MultiPolygon, shape
 from shapely.ops import unary_union
 
+from ..change import saturation
 from ..scene import Scene
 from .model import Aeroways
 
@@ -52,9 +53,7 @@ def _grey_smooth(scene: Scene):
     tex = np.sqrt(np.maximum(ndi.uniform_filter(lum * lum, win) - m * m, 0))
     smooth = tex < max(0.04, float(np.percentile(tex[valid], 35)) if valid.any() else 0.04)
     if vis.shape[0] >= 3:
-        mx = vis.max(axis=0)
-        sat = (mx - vis.min(axis=0)) / np.maximum(mx, 1e-3)
-        grey = ndi.uniform_filter(sat, win) < 0.14
+        grey = ndi.uniform_filter(saturation(vis), win) < 0.14
     else:
         grey = smooth  # no colour: smoothness is all there is to go on
     return grey & valid, smooth & valid, step

@@ -27,6 +27,7 @@ from scipy import ndimage as ndi
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
+from ..change import saturation
 from ..scene import Scene
 from .model import Aircraft
 
@@ -70,6 +71,16 @@ def _block_mean(x: np.ndarray, step: int) -> np.ndarray:
     return xp.reshape(rp // step, step, cp // step, step).mean(axis=(1, 3))
 
 
+def _to_full(g: np.ndarray, step: int, shape: tuple[int, int]) -> np.ndarray:
+    """A grid of ``step``-pixel cells (:func:`_block_mean`) back at full resolution ``shape``."""
+    if step == 1:
+        return g
+    g = ndi.zoom(g, step, order=1, mode="nearest", grid_mode=True)[: shape[0], : shape[1]]
+    if g.shape != shape:
+        g = np.pad(g, ((0, shape[0] - g.shape[0]), (0, shape[1] - g.shape[1])), mode="edge")
+    return g
+
+
 def background(f: np.ndarray, *, gsd: float, width_m: float = 12.0) -> np.ndarray:
     """Local background per band: objects narrower than ``width_m`` removed.
 
@@ -104,11 +115,7 @@ def background(f: np.ndarray, *, gsd: float, width_m: float = 12.0) -> np.ndarra
         g = _block_mean(f[k], step) if step > 1 else f[k]
         # opening removes narrow bright objects, the closing then narrow dark ones (shadows)
         g = ndi.grey_closing(ndi.grey_opening(g, footprint=disk, mode="reflect"), footprint=disk, mode="reflect")
-        if step > 1:
-            g = ndi.zoom(g, step, order=1, mode="nearest", grid_mode=True)[:rows, :cols]
-            if g.shape != (rows, cols):
-                g = np.pad(g, ((0, rows - g.shape[0]), (0, cols - g.shape[1])), mode="edge")
-        out[k] = g
+        out[k] = _to_full(g, step, (rows, cols))
     return out
 
 
@@ -218,7 +225,7 @@ def detect_aircraft(
     y, x = np.ogrid[-r_open : r_open + 1, -r_open : r_open + 1]
     weak = ndi.binary_opening(weak, structure=(x * x + y * y) <= r_open * r_open)
     # shadow pixels: much darker than the background and grey
-    sat = _greyness(f)
+    sat = saturation(f)
     shadowish = (lum < 0.62 * lum_bg) & (sat < 0.25)
 
     def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
@@ -342,14 +349,6 @@ def detect_aircraft(
     return out
 
 
-def _greyness(f: np.ndarray) -> np.ndarray:
-    """Saturation of the visible bands, 0 for a single band (where nothing tells grey apart)."""
-    if f.shape[0] < 3:
-        return np.zeros(f.shape[1:], np.float32)
-    mx = f[:3].max(axis=0)
-    return (mx - f[:3].min(axis=0)) / np.maximum(mx, 1e-3)
-
-
 def _paved_ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey: float = 0.25):
     """Colour distance of each pixel to the median grey ground within ``width_m`` around it.
 
@@ -363,15 +362,11 @@ def _paved_ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0,
     fp = disk(max(1, int(round(0.5 * width_m / (step * gsd)))))
     rows, cols = fs.shape[1:]
     coarse = np.stack([_block_mean(b, step) if step > 1 else b for b in fs])
-    paved = _greyness(coarse) < grey
+    paved = saturation(coarse) < grey
     acc = np.zeros((rows, cols), np.float32)
     for k in range(fs.shape[0]):
         q = np.clip(coarse[k] * 255 + 0.5, 0, 255).astype(np.uint8)
-        m = rank.median(q, fp, mask=paved).astype(np.float32) / 255
-        if step > 1:
-            m = ndi.zoom(m, step, order=1, mode="nearest", grid_mode=True)[:rows, :cols]
-            if m.shape != (rows, cols):
-                m = np.pad(m, ((0, rows - m.shape[0]), (0, cols - m.shape[1])), mode="edge")
+        m = _to_full(rank.median(q, fp, mask=paved).astype(np.float32) / 255, step, (rows, cols))
         acc += (fs[k] - m) ** 2
     return np.sqrt(acc / fs.shape[0])
 
@@ -382,7 +377,7 @@ def _off_ground(fs: np.ndarray, gsd: float, low: float) -> np.ndarray:
     Airframes, remnants, shadows and vehicles are grey and stand out; grass and soil at an
     apron's edge are not grey and never count.
     """
-    return (_paved_ground_distance(fs, gsd) > low) & (_greyness(fs) < 0.25)
+    return (_paved_ground_distance(fs, gsd) > low) & (saturation(fs) < 0.25)
 
 
 def _grow_from_shadows(weak, strong, shadowish, fs, mask, *, gsd, low, min_aircraft_m, reach_m=20.0):
