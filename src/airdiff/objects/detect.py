@@ -10,6 +10,11 @@ and shape fit an aircraft at the scene's GSD:
 - a cross-like outline: a wing span and a length both well above a vehicle's width, and a
   low *solidity* (area / convex-hull area); buildings are solid rectangles.
 
+Where shadows and grass crowd a narrow taxiway, the local background can settle below
+the concrete, which then stands out as if it were an object and joins aircraft parked
+nose to tail into one blob. Patches that match the median ground of their kind around them
+(grey pavement, or grass and soil) are therefore ground whatever the background says.
+
 A light grey airframe on light concrete can stand out less than its own shadow. A shadow
 too thin or small to be an aircraft is therefore grown into the faint, grey object next to
 it that casts it (:func:`_grow_from_shadows`); what that finds is added where nothing else
@@ -220,13 +225,28 @@ def detect_aircraft(
     if mask is not None:
         weak &= mask
         strong &= mask
+    # shadow pixels: much darker than the background and grey
+    sat = saturation(f)
+    shadowish = (lum < 0.62 * lum_bg) & (sat < 0.25)
+    # Where shadows and grass crowd a taxiway, the background settles below the concrete and
+    # the concrete itself stands out. Patches at least 6 m across that are as close as ``low``
+    # to the ground of their kind around them (concrete, grass) are ground, whatever the
+    # background says; narrower ones may be an airframe painted close to the ground's colour.
+    low = 0.45 * contrast
+    grey = saturation(fs) < 0.25
+    ground_dist = _ground_distance(fs, gsd)
+    r_g = max(1, int(round(3.0 / gsd)))
+    y, x = np.ogrid[-r_g : r_g + 1, -r_g : r_g + 1]
+    ground = ndi.binary_opening(~shadowish & (ground_dist < low), structure=(x * x + y * y) <= r_g * r_g)
+    weak &= ~ground
+    strong &= ~ground
+    # where an airframe's colour is read: it stands out strongly, is not ground and not in
+    # shadow (on grass a shadow is dark green, not grey)
+    airframe = strong & ~ground & (ground_dist >= low) & (lum >= 0.62 * lum_bg)
     # cut thin links (painted lines, joints) so objects do not chain along them
     r_open = max(1, int(round(0.8 / gsd)))
     y, x = np.ogrid[-r_open : r_open + 1, -r_open : r_open + 1]
     weak = ndi.binary_opening(weak, structure=(x * x + y * y) <= r_open * r_open)
-    # shadow pixels: much darker than the background and grey
-    sat = saturation(f)
-    shadowish = (lum < 0.62 * lum_bg) & (sat < 0.25)
 
     def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
         lab, n = ndi.label(weak_mask)
@@ -314,7 +334,7 @@ def detect_aircraft(
                     "solidity": float(solidity),
                     "area_m2": float(area_m2),
                     "dark": bool(dark_object),
-                    "mean_rgb": _paint(f[:, sub[0], sub[1]], body),
+                    "mean_rgb": _paint(f[:, sub[0], sub[1]], body, airframe[sub]),
                 }
                 length, span = e1, e2
                 out.append(
@@ -336,7 +356,7 @@ def detect_aircraft(
     found = _merge_pieces(candidates(weak), gap_m=6.0 * k, max_aircraft_m=max_aircraft_m, k=k)
     # a grey airframe that stood out less than its own shadow: found from the shadow, and
     # only added where nothing was found (what was found stays as it is)
-    grown = _grow_from_shadows(weak, strong, shadowish, fs, mask, gsd=gsd, low=0.45 * contrast,
+    grown = _grow_from_shadows(weak, strong, shadowish, grey & (ground_dist > low), mask, gsd=gsd,
                                min_aircraft_m=min_aircraft_m)
     if grown.any():
         extra = _merge_pieces(candidates(weak | grown, grown), gap_m=6.0 * k, max_aircraft_m=max_aircraft_m,
@@ -349,11 +369,13 @@ def detect_aircraft(
     return out
 
 
-def _paved_ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey: float = 0.25):
-    """Colour distance of each pixel to the median grey ground within ``width_m`` around it.
+def _ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey: float = 0.25):
+    """Colour distance of each pixel to the median ground of its kind within ``width_m``.
 
-    Only grey pixels (paved surfaces, aircraft, shadows; not grass or soil) enter the median,
-    so the ground next to an apron's edge is still concrete. Worked at about 1 m.
+    Grey pixels (paved surfaces, aircraft, shadows) are compared with the median of the grey
+    pixels around them, the others (grass, soil) with the median of the others, so the ground
+    next to an apron's edge is still concrete and the verge next to it still grass. Worked at
+    about 1 m.
     """
     from skimage.filters import rank
     from skimage.morphology import disk
@@ -363,30 +385,29 @@ def _paved_ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0,
     rows, cols = fs.shape[1:]
     coarse = np.stack([_block_mean(b, step) if step > 1 else b for b in fs])
     paved = saturation(coarse) < grey
+    paved_full = saturation(fs) < grey
     acc = np.zeros((rows, cols), np.float32)
     for k in range(fs.shape[0]):
         q = np.clip(coarse[k] * 255 + 0.5, 0, 255).astype(np.uint8)
-        m = _to_full(rank.median(q, fp, mask=paved).astype(np.float32) / 255, step, (rows, cols))
-        acc += (fs[k] - m) ** 2
-    return np.sqrt(acc / fs.shape[0])
+        m_grey = _to_full(rank.median(q, fp, mask=paved).astype(np.float32) / 255, step, (rows, cols))
+        m_other = _to_full(rank.median(q, fp, mask=~paved).astype(np.float32) / 255, step, (rows, cols))
+        acc += (fs[k] - np.where(paved_full, m_grey, m_other)) ** 2
+    out = np.sqrt(acc / fs.shape[0])
+    # a coloured object on pavement is its own neighbourhood's only colour: only where grass
+    # or soil make up most of the ground around does their median mean anything
+    share = ndi.correlate((~paved).astype(np.float32), fp.astype(np.float32) / fp.sum(), mode="nearest")
+    out[~paved_full & (_to_full(share, step, (rows, cols)) < 0.5)] = np.inf
+    return out
 
 
-def _off_ground(fs: np.ndarray, gsd: float, low: float) -> np.ndarray:
-    """Grey pixels that differ by more than ``low`` from the grey ground around them.
-
-    Airframes, remnants, shadows and vehicles are grey and stand out; grass and soil at an
-    apron's edge are not grey and never count.
-    """
-    return (_paved_ground_distance(fs, gsd) > low) & (saturation(fs) < 0.25)
-
-
-def _grow_from_shadows(weak, strong, shadowish, fs, mask, *, gsd, low, min_aircraft_m, reach_m=20.0):
+def _grow_from_shadows(weak, strong, shadowish, faint, mask, *, gsd, min_aircraft_m, reach_m=20.0):
     """The pixels ``weak`` gains by growing cast shadows into the faint airframe casting them.
 
     A light grey airframe on light concrete stands out less than its own shadow, so the
     detector sees only the shadow: a sliver too thin or small to be an aircraft. From each
-    such shadow, ``weak`` grows into the pixels within ``reach_m`` that differ, if faintly
-    (``low``), from the ground colour around them. Shadows that could be an aircraft on their
+    such shadow, ``weak`` grows into the ``faint`` pixels within ``reach_m``: grey pixels
+    that differ, if faintly, from the grey ground around them (grass and soil at an apron's
+    edge are not grey and never count). Shadows that could be an aircraft on their
     own (a dark airframe, a transport's shadow) are left as they are.
     """
     none = np.zeros_like(weak)
@@ -412,9 +433,8 @@ def _grow_from_shadows(weak, strong, shadowish, fs, mask, *, gsd, low, min_aircr
     seeds = seed_id[lab]
     if not seeds.any():
         return none
-    faint = _off_ground(fs, gsd, low)
     if mask is not None:
-        faint &= mask
+        faint = faint & mask
     r = max(1, int(round(1.2 / gsd)))
     y, x = np.ogrid[-r : r + 1, -r : r + 1]
     faint = ndi.binary_opening(faint, structure=(x * x + y * y) <= r * r)
@@ -513,11 +533,17 @@ def _split_touching(body: np.ndarray, *, gsd: float, max_aircraft_m: float) -> l
     return [ws == j for j in range(1, int(ws.max()) + 1)]
 
 
-def _paint(f: np.ndarray, body: np.ndarray) -> tuple[float, ...]:
-    """Median colour of the object's interior (edges mix with the ground)."""
+def _paint(f: np.ndarray, body: np.ndarray, own: np.ndarray) -> tuple[float, ...]:
+    """Median colour of the object's interior (edges mix with the ground).
+
+    ``own`` marks the airframe's own pixels (not its shadow, not ground taken in with it);
+    a dark remnant or a faint airframe with too few of them is measured whole.
+    """
     inner = ndi.binary_erosion(body)
     if inner.sum() < 10:
         inner = body
+    if (inner & own).sum() >= max(10, 0.2 * inner.sum()):
+        inner = inner & own
     return tuple(float(x) for x in np.median(f[:, inner], axis=1))
 
 
