@@ -375,7 +375,8 @@ def _ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey:
     Grey pixels (paved surfaces, aircraft, shadows) are compared with the median of the grey
     pixels around them, the others (grass, soil) with the median of the others, so the ground
     next to an apron's edge is still concrete and the verge next to it still grass. Worked at
-    about 1 m.
+    about 1 m; the medians vary over tens of metres, so each 1 m cell's value serves the
+    pixels in it.
     """
     from skimage.filters import rank
     from skimage.morphology import disk
@@ -389,15 +390,22 @@ def _ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey:
     acc = np.zeros((rows, cols), np.float32)
     for k in range(fs.shape[0]):
         q = np.clip(coarse[k] * 255 + 0.5, 0, 255).astype(np.uint8)
-        m_grey = _to_full(rank.median(q, fp, mask=paved).astype(np.float32) / 255, step, (rows, cols))
-        m_other = _to_full(rank.median(q, fp, mask=~paved).astype(np.float32) / 255, step, (rows, cols))
+        m_grey = _repeat_to(rank.median(q, fp, mask=paved), step, (rows, cols)).astype(np.float32) / 255
+        m_other = _repeat_to(rank.median(q, fp, mask=~paved), step, (rows, cols)).astype(np.float32) / 255
         acc += (fs[k] - np.where(paved_full, m_grey, m_other)) ** 2
     out = np.sqrt(acc / fs.shape[0])
     # a coloured object on pavement is its own neighbourhood's only colour: only where grass
     # or soil make up most of the ground around does their median mean anything
-    share = ndi.correlate((~paved).astype(np.float32), fp.astype(np.float32) / fp.sum(), mode="nearest")
-    out[~paved_full & (_to_full(share, step, (rows, cols)) < 0.5)] = np.inf
+    share = rank.mean((~paved).astype(np.uint8) * 255, fp)
+    out[~paved_full & (_repeat_to(share, step, (rows, cols)) < 128)] = np.inf
     return out
+
+
+def _repeat_to(g: np.ndarray, step: int, shape: tuple[int, int]) -> np.ndarray:
+    """A grid of ``step``-pixel cells back at full resolution ``shape``, each cell's value repeated."""
+    if step > 1:
+        g = np.repeat(np.repeat(g, step, axis=0), step, axis=1)
+    return g[: shape[0], : shape[1]]
 
 
 def _grow_from_shadows(weak, strong, shadowish, faint, mask, *, gsd, min_aircraft_m, reach_m=20.0):
