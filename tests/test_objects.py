@@ -155,8 +155,8 @@ def test_transports_moved_onto_taxiways_are_paired_with_the_stands_they_left():
     assert len(unpaired) <= 0.4 * len(truth), summarise(res.changes)
     origins = [c.before.centroid for c in truth]
     # where it went, and a stand that a moved aircraft left. On the taxiways the outlines at
-    # 1 m still take in the shadow cast on the grass, which puts their centres 8-14 m from the
-    # airframe's: within 15 m, a third of the aircraft's length
+    # 1 m still take in the shadow and the pieces of taxiway and grass joined to the airframe,
+    # which puts their centres 8-14 m from its centre: within 15 m, a third of its length
     for ch in moved:
         assert min(np.hypot(ch.centroid[0] - c.after.centroid.x, ch.centroid[1] - c.after.centroid.y)
                    for c in truth) <= 15.0
