@@ -227,26 +227,23 @@ def detect_aircraft(
         strong &= mask
     # shadow pixels: much darker than the background and grey
     sat = saturation(f)
-    shadowish = (lum < 0.62 * lum_bg) & (sat < 0.25)
+    dark = lum < 0.62 * lum_bg
+    shadowish = dark & (sat < 0.25)
     # Where shadows and grass crowd a taxiway, the background settles below the concrete and
     # the concrete itself stands out. Patches at least 6 m across that are as close as ``low``
     # to the ground of their kind around them (concrete, grass) are ground, whatever the
     # background says; narrower ones may be an airframe painted close to the ground's colour.
     low = 0.45 * contrast
     grey = saturation(fs) < 0.25
-    ground_dist = _ground_distance(fs, gsd)
-    r_g = max(1, int(round(3.0 / gsd)))
-    y, x = np.ogrid[-r_g : r_g + 1, -r_g : r_g + 1]
-    ground = ndi.binary_opening(~shadowish & (ground_dist < low), structure=(x * x + y * y) <= r_g * r_g)
+    ground_dist = _ground_distance(fs, gsd, grey)
+    ground = ndi.binary_opening(~shadowish & (ground_dist < low), structure=_disk(3.0, gsd))
     weak &= ~ground
     strong &= ~ground
     # where an airframe's colour is read: it stands out strongly, is not ground and not in
     # shadow (on grass a shadow is dark green, not grey)
-    airframe = strong & ~ground & (ground_dist >= low) & (lum >= 0.62 * lum_bg)
+    airframe = strong & (ground_dist >= low) & ~dark
     # cut thin links (painted lines, joints) so objects do not chain along them
-    r_open = max(1, int(round(0.8 / gsd)))
-    y, x = np.ogrid[-r_open : r_open + 1, -r_open : r_open + 1]
-    weak = ndi.binary_opening(weak, structure=(x * x + y * y) <= r_open * r_open)
+    weak = ndi.binary_opening(weak, structure=_disk(0.8, gsd))
 
     def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
         lab, n = ndi.label(weak_mask)
@@ -369,14 +366,22 @@ def detect_aircraft(
     return out
 
 
-def _ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey: float = 0.25):
+def _disk(radius_m: float, gsd: float) -> np.ndarray:
+    """A disk structuring element of ``radius_m`` (at least one pixel) at ``gsd`` metres per pixel."""
+    r = max(1, int(round(radius_m / gsd)))
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    return (x * x + y * y) <= r * r
+
+
+def _ground_distance(fs: np.ndarray, gsd: float, is_grey: np.ndarray, *, width_m: float = 30.0,
+                     grey: float = 0.25):
     """Colour distance of each pixel to the median ground of its kind within ``width_m``.
 
     Grey pixels (paved surfaces, aircraft, shadows) are compared with the median of the grey
     pixels around them, the others (grass, soil) with the median of the others, so the ground
     next to an apron's edge is still concrete and the verge next to it still grass. Worked at
     about 1 m; the medians vary over tens of metres, so each 1 m cell's value serves the
-    pixels in it.
+    pixels in it. ``is_grey`` is the full-resolution mask of grey pixels (saturation < ``grey``).
     """
     from skimage.filters import rank
     from skimage.morphology import disk
@@ -386,18 +391,17 @@ def _ground_distance(fs: np.ndarray, gsd: float, *, width_m: float = 30.0, grey:
     rows, cols = fs.shape[1:]
     coarse = np.stack([_block_mean(b, step) if step > 1 else b for b in fs])
     paved = saturation(coarse) < grey
-    paved_full = saturation(fs) < grey
     acc = np.zeros((rows, cols), np.float32)
     for k in range(fs.shape[0]):
         q = np.clip(coarse[k] * 255 + 0.5, 0, 255).astype(np.uint8)
         m_grey = _repeat_to(rank.median(q, fp, mask=paved), step, (rows, cols)).astype(np.float32) / 255
         m_other = _repeat_to(rank.median(q, fp, mask=~paved), step, (rows, cols)).astype(np.float32) / 255
-        acc += (fs[k] - np.where(paved_full, m_grey, m_other)) ** 2
+        acc += (fs[k] - np.where(is_grey, m_grey, m_other)) ** 2
     out = np.sqrt(acc / fs.shape[0])
     # a coloured object on pavement is its own neighbourhood's only colour: only where grass
     # or soil make up most of the ground around does their median mean anything
     share = rank.mean((~paved).astype(np.uint8) * 255, fp)
-    out[~paved_full & (_repeat_to(share, step, (rows, cols)) < 128)] = np.inf
+    out[~is_grey & (_repeat_to(share, step, (rows, cols)) < 128)] = np.inf
     return out
 
 
@@ -443,9 +447,7 @@ def _grow_from_shadows(weak, strong, shadowish, faint, mask, *, gsd, min_aircraf
         return none
     if mask is not None:
         faint = faint & mask
-    r = max(1, int(round(1.2 / gsd)))
-    y, x = np.ogrid[-r : r + 1, -r : r + 1]
-    faint = ndi.binary_opening(faint, structure=(x * x + y * y) <= r * r)
+    faint = ndi.binary_opening(faint, structure=_disk(1.2, gsd))
     near = ndi.distance_transform_edt(~seeds) <= reach_m / gsd
     grown = ndi.binary_propagation(seeds, mask=(faint & near) | seeds) & ~weak
     # what grows must not bridge a shadow to other objects (a vehicle, a marking, another
