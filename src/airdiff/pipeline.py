@@ -488,6 +488,17 @@ def run_pair(job: PairJob) -> PairResult:
         return PairResult(job.name, "failed", time.perf_counter() - t0, error=msg, outdir=job.outdir)
 
 
+def _finished_result(job: PairJob) -> PairResult:
+    """The result of a pair whose outputs are complete, read back from its report."""
+    import json
+    from pathlib import Path
+
+    rep = json.loads((Path(job.outdir) / "report.json").read_text())
+    shape = rep.get("before", {}).get("shape", [0, 0, 0])
+    return PairResult(job.name, "ok", summary=rep.get("summary", ""), counts=rep.get("counts", {}),
+                      megapixels=shape[-2] * shape[-1] / 1e6, outdir=job.outdir)
+
+
 def run_batch(jobs, *, client=None, progress=None) -> list[PairResult]:
     """Run many pairs, serially or on a ``dask.distributed`` client.
 
@@ -528,6 +539,10 @@ def run_batch(jobs, *, client=None, progress=None) -> list[PairResult]:
             except Exception as exc:  # noqa: BLE001 - a worker crash after all retries
                 r = PairResult(j.name, "failed", error=f"{type(exc).__name__}: {exc}",
                                outdir=j.outdir)
+            if r.status == "skipped":
+                # not done when the batch began: a worker finished it and died before it
+                # could report, and the retry found its outputs complete
+                r = _finished_result(j)
             results[j.name] = r
             step(r)
     return [results[j.name] for j in jobs]
