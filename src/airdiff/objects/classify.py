@@ -46,6 +46,9 @@ _SHADOW_SAT = 0.25
 #: quarter (markings, neighbours' shadows); a shadow that lengthened with the sun, or a
 #: vehicle shifted by a few metres, keeps 0.4-0.6 (benchmark scenes).
 _GONE_RATIO = 0.35
+#: Contrast to the local background (:func:`contrast_map`) at which a pixel is part of an
+#: object: the built-in detector's default.
+_STANDS_OUT = 0.09
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +159,7 @@ def _ground_before(b: Aircraft, before_lum, grid, k) -> float:
     return _mean_in(before_lum, ring, grid)
 
 
-def _darkened(m, after_lum, before_lum, before_contrast, *, stands_out: float = 0.09) -> float:
+def _darkened(m, after_lum, before_lum, before_contrast, *, stands_out: float = _STANDS_OUT) -> float:
     """0..1: how much darker the pixels of ``m`` that stood out in BEFORE are in AFTER.
 
     ``m`` and the arrays are one window of the scene.
@@ -547,6 +550,11 @@ def find_changes(
         ph, pt = float(here[win][body].mean()), float(there[win][body].mean())
         # the same airframe in both dates (lit parts alike) is no change, however faint it is
         # in one of them
+        own = body & (here[win] > _STANDS_OUT)
+        if own.sum() >= 0.3 * body.sum():
+            # the ground an outline took in is the same in both dates: only the object's own
+            # pixels say whether it is still there
+            body = own
         x, y = lum_b[win][body], lum_a[win][body]
         sx, sy = float(x.std()), float(y.std())
         ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
