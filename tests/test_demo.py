@@ -57,9 +57,6 @@ def test_every_burned_and_moved_aircraft_is_placed(demo):
         assert d <= 10.0, (c["id"], c["cls"], d)
 
 
-@pytest.mark.xfail(strict=True, reason="one grey transport on grey concrete is found in BEFORE only "
-                   "as a 24 m piece (its shadow and a wing), too small to pair with itself in AFTER, so "
-                   "the runway move takes a stand under the AFTER cloud as its origin (issue 5)")
 def test_every_move_starts_from_a_vacated_stand(demo):
     _, feats, truth = demo
     vacated = [shape(c["before"]).centroid for c in truth["changes"] if c["cls"] == "moved"]

@@ -26,10 +26,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import shape
 
-from ..change import ChangeMap
+from ..change import ChangeMap, saturation
 from ..scene import Scene
 from .context import segment_aeroways
-from .detect import Detector, contrast_map, detect_aircraft
+from .detect import SHADOW_DARK, Detector, contrast_map, detect_aircraft
 from .model import Aeroways, Aircraft, Change
 
 __all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas", "moved_pairs", "origin_note"]
@@ -499,13 +499,23 @@ def find_changes(
     else:
         sat_a = np.zeros_like(lum_a)
 
+    # what stood out in BEFORE other than cast shadows: an airframe's own pixels, which char
+    # (a shadow is dark already; an airframe found with its shadows is judged on itself)
+    shadow_b = (lum_b < SHADOW_DARK * bg_b[vis].mean(axis=0)) & (saturation(fb) < _SHADOW_SAT)
+    airframe_b = np.where(shadow_b, 0.0, pres_b)
     changes: list[dict] = []
     # 2. burned on its stand
     burned_idx = set()
     sites = []
+    # an airframe still standing out in AFTER, lit, where one stood is no remnant: what
+    # darkened there is its own shadow, moved with the sun
+    lit_a = [a.footprint for a in ac_a if not a.features.get("dark")
+             and a.features.get("lum", 0.0) >= SHADOW_DARK * a.features.get("bg_lum", 0.0)]
     for i, b in sorted(enumerate(ac_b), key=lambda ib: -ib[1].score):
-        s = _burned_score(b, lum_a, sat_a, lum_b, pres_b, cm.magnitude, grid, k)
+        s = _burned_score(b, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k)
         if s < 0.5:
+            continue
+        if any(g.intersection(b.footprint).area > 0.3 * b.footprint.area for g in lit_a):
             continue
         burned_idx.add(i)
         site = _burned_site(b, lum_a, sat_a, lum_b, grid, k) or b.footprint

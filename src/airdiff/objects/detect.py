@@ -18,7 +18,8 @@ nose to tail into one blob. Patches that match the median ground of their kind a
 A light grey airframe on light concrete can stand out less than its own shadow. A shadow
 too thin or small to be an aircraft is therefore grown into the faint, grey object next to
 it that casts it (:func:`_grow_from_shadows`); what that finds is added where nothing else
-was found, and changes nothing that was.
+was found, joined with the other shadows the same airframe casts (a transport's fuselage and
+each wing cast their own), and changes nothing else that was found.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from .model import Aircraft
 __all__ = ["Detector", "BuiltinDetector", "detect_aircraft", "size_class_of", "background", "contrast_map"]
 
 log = logging.getLogger(__name__)
+
+#: A pixel darker than this fraction of its local background may be a cast shadow (or dark paint).
+SHADOW_DARK = 0.62
 
 
 @runtime_checkable
@@ -227,7 +231,7 @@ def detect_aircraft(
         strong &= mask
     # shadow pixels: much darker than the background and grey
     sat = saturation(f)
-    dark = lum < 0.62 * lum_bg
+    dark = lum < SHADOW_DARK * lum_bg
     shadowish = dark & (sat < 0.25)
     # Where shadows and grass crowd a taxiway, the background settles below the concrete and
     # the concrete itself stands out. Patches at least 6 m across that are as close as ``low``
@@ -358,9 +362,15 @@ def detect_aircraft(
     if grown.any():
         extra = _merge_pieces(candidates(weak | grown, grown), gap_m=6.0 * k, max_aircraft_m=max_aircraft_m,
                               k=k)
-        found += [x for x in extra
-                  if not any(x.footprint.intersection(a.footprint).area > 0.3 * min(x.footprint.area, a.footprint.area)
-                             for a in found)]
+        extra = [x for x in extra
+                 if not any(x.footprint.intersection(a.footprint).area > 0.3 * min(x.footprint.area, a.footprint.area)
+                            for a in found)]
+        if extra:
+            # a faint airframe found from one shadow and the other shadows it casts are one
+            # aircraft; what stood out on its own stays as it was found
+            lit = [a for a in found if not a.features.get("dark")]
+            shadows = [a for a in found if a.features.get("dark")]
+            found = lit + _merge_pieces(shadows + extra, gap_m=6.0 * k, max_aircraft_m=max_aircraft_m, k=k)
     out = found
     log.debug("builtin detector: %d candidates in %s", len(out), scene.name)
     return out
@@ -499,7 +509,8 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
         if isinstance(geom, MultiPolygon) or geom.is_empty:
             geom = unary_union([p.footprint for p in parts]).convex_hull
         d1, d2 = _rect_dims(geom)
-        best = max(parts, key=lambda p: p.footprint.area)
+        # the airframe, not its shadow, says what the aircraft looks like
+        best = max(parts, key=lambda p: (not p.features.get("dark"), p.footprint.area))
         out.append(Aircraft(footprint=Polygon(geom.exterior), length_m=d1 / k, span_m=d2 / k,
                             heading_deg=best.heading_deg, score=max(p.score for p in parts),
                             size_class=size_class_of(d1 / k, d2 / k), state=best.state,
