@@ -97,8 +97,9 @@ def _centre(f):
     return xy.mean(axis=0)
 
 
-def test_tile_cores_partition_the_grid():
-    tiles = tile_windows((1000, 1300), 512, 120)
+@pytest.mark.parametrize("align", [1, 3])
+def test_tile_cores_partition_the_grid(align):
+    tiles = tile_windows((1000, 1300), 512, 122, align=align)
     cover = np.zeros((1000, 1300), int)
     for t in tiles:
         r, c, h, w = t.core
@@ -106,6 +107,10 @@ def test_tile_cores_partition_the_grid():
         wr, wc, wh, ww = t.window
         assert wr <= r and wc <= c and r + h <= wr + wh and c + w <= wc + ww
         assert wh <= 512 and ww <= 512
+        # on whole cells of the detector's grid, as on the whole scene
+        assert r % align == c % align == wr % align == wc % align == 0
+        # at least half the overlap on each inner side
+        assert r == 0 or r - wr >= 61
     assert (cover == 1).all()
     with pytest.raises(ValueError):
         tile_windows((100, 100), 100, 120)

@@ -72,11 +72,14 @@ class Tile:
     core: tuple[int, int, int, int]
 
 
-def tile_windows(shape: tuple[int, int], tile_px: int, overlap_px: int) -> list[Tile]:
+def tile_windows(shape: tuple[int, int], tile_px: int, overlap_px: int, *, align: int = 1) -> list[Tile]:
     """Tiles of ``tile_px`` (at most) whose cores partition ``shape``.
 
     Cores are ``tile_px - overlap_px`` wide; each tile is its core grown by half the overlap
-    on every side (clipped to the grid).
+    on every side (clipped to the grid). With ``align`` > 1, cores and windows start on
+    multiples of ``align`` pixels (cores a little narrower, overlaps a little wider), so
+    that work done on ``align``-pixel cells inside a tile sees the same cells as on the
+    whole grid.
 
     Examples
     --------
@@ -88,8 +91,11 @@ def tile_windows(shape: tuple[int, int], tile_px: int, overlap_px: int) -> list[
     """
     if overlap_px < 0 or tile_px <= overlap_px:
         raise ValueError(f"tile_px ({tile_px}) must exceed the overlap ({overlap_px} px)")
-    step = tile_px - overlap_px
-    half = overlap_px // 2
+    align = max(1, int(align))
+    half = -(-(overlap_px // 2) // align) * align
+    step = (tile_px - 2 * half) // align * align
+    if step < align:
+        raise ValueError(f"tile_px ({tile_px}) leaves no core once aligned to {align} px")
     rows, cols = shape
     out = []
     for r0 in range(0, rows, step):
@@ -282,7 +288,8 @@ def compare_tiled(
     tpx = int(tile_px or opts.tile_px)
     ovl = int(math.ceil((overlap_m if overlap_m is not None else opts.tile_overlap_m) / gsd))
     ovl += ovl % 2
-    tiles = tile_windows(grid.shape, tpx, min(ovl, tpx - 2))
+    # windows on whole detector cells (about 1 m), as on the whole grid
+    tiles = tile_windows(grid.shape, tpx, min(ovl, tpx - 2), align=max(1, int(round(1.0 / gsd))))
     k = 1.0 / grid.metres_per_unit
     log.info("tiled comparison: %d tiles of %d px, overlap %d px", len(tiles), tpx, ovl)
 
