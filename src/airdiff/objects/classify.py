@@ -102,6 +102,14 @@ def _mean_in(arr: np.ndarray, geom, grid) -> float:
     return float(arr[win][m].mean())
 
 
+def _upper_in(arr: np.ndarray, geom, grid) -> float:
+    """Upper quartile of ``arr`` inside ``geom`` (an airframe's lit side, not its shadow)."""
+    win, m = _window(geom, grid)
+    if win is None or not m.any():
+        return float("nan")
+    return float(np.percentile(arr[win][m], 75))
+
+
 def _frac_in(mask: np.ndarray, geom, grid) -> float:
     win, m = _window(geom, grid)
     if win is None or not m.any():
@@ -509,13 +517,18 @@ def find_changes(
     sites = []
     # an airframe still standing out in AFTER, lit, where one stood is no remnant: what
     # darkened there is its own shadow, moved with the sun
-    lit_a = [a.footprint for a in ac_a if not a.features.get("dark")
+    lit_a = [a for a in ac_a if not a.features.get("dark")
              and a.features.get("lum", 0.0) >= SHADOW_DARK * a.features.get("bg_lum", 0.0)]
     for i, b in sorted(enumerate(ac_b), key=lambda ib: -ib[1].score):
         s = _burned_score(b, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k)
         if s < 0.5:
             continue
-        if any(g.intersection(b.footprint).area > 0.3 * b.footprint.area for g in lit_a):
+        # (an airframe of about its size, and lit against the ground as it was: bare concrete
+        # between patches of scorch stands out in pieces against the scorch)
+        ground = _ground_before(b, lum_b, grid, k)
+        if any(_dims(a)[0] >= 0.6 * _dims(b)[0]
+               and a.footprint.intersection(b.footprint).area > 0.3 * b.footprint.area
+               and _upper_in(lum_a, a.footprint, grid) >= SHADOW_DARK * ground for a in lit_a):
             continue
         burned_idx.add(i)
         site = _burned_site(b, lum_a, sat_a, lum_b, grid, k) or b.footprint
