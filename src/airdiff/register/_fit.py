@@ -173,18 +173,15 @@ def _laplacian(gr: int, gc: int) -> np.ndarray:
     return np.array(rows) if rows else np.zeros((0, gr * gc))
 
 
-def _solve_nodes(b, ltl, res, lam, ridge):
-    """Node values minimising |b x - res|^2 + lam |L x|^2 + ridge |x|^2.
+def _solve_nodes(ata, atr, ltl, lams, ridge):
+    """Node values minimising |b x - res|^2 + lam |L x|^2 + ridge |x|^2, for each ``lam``.
 
-    Sparse normal equations: small, and free of the multi-threaded dense LAPACK calls that
-    stall on a busy machine.
+    From the normal equations ``ata`` = bᵀb and ``atr`` = bᵀres, shapes (..., n, n) and
+    (..., n, 2) for a stack of problems; returns (len(lams), ..., n, 2). The systems are small
+    (at most 12 x 12 nodes), so they are solved densely, all folds of one ``lam`` at once.
     """
-    from scipy import sparse
-    from scipy.sparse.linalg import splu
-
-    bs = sparse.csr_matrix(b)
-    a = (bs.T @ bs + lam * ltl + ridge * sparse.identity(b.shape[1], format="csr")).tocsc()
-    return splu(a).solve(np.asarray(bs.T @ res))  # (n_nodes, 2)
+    eye = ridge * np.eye(ata.shape[-1])
+    return np.stack([np.linalg.solve(ata + lam * ltl + eye, atr) for lam in lams])
 
 
 def fit_warp(
@@ -235,10 +232,7 @@ def fit_warp(
     sw = np.sqrt(w)[:, None]
     b = _basis(node_rows, node_cols, pts_idx[:, 1], pts_idx[:, 0])
     lap = _laplacian(gr, gc)
-    from scipy import sparse
-
-    lap_s = sparse.csr_matrix(lap)
-    ltl = (lap_s.T @ lap_s).tocsr()
+    ltl = lap.T @ lap
     ridge = 1e-3
     bi = np.clip((pts_idx[:, 1] / shape[0] * blocks).astype(int), 0, blocks - 1)
     bj = np.clip((pts_idx[:, 0] / shape[1] * blocks).astype(int), 0, blocks - 1)
@@ -249,14 +243,20 @@ def fit_warp(
         return float(np.sqrt(np.sum(w * np.sum(err**2, 1)) / np.sum(w)))
 
     info["cv_rmse_affine"] = wrmse(res)
-    best = (np.inf, None)
+    bw, rw = b * sw, res * sw
+    # normal equations of all points, and of each held-out block to take away from them
+    ata, atr = bw.T @ bw, bw.T @ rw
+    ata_k = np.stack([ata - bw[fold == k].T @ bw[fold == k] for k in ids])
+    atr_k = np.stack([atr - bw[fold == k].T @ rw[fold == k] for k in ids])
     # from nearly interpolating to nearly affine; held-out blocks choose
-    for lam in (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0):
+    lams = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    sols = _solve_nodes(ata_k, atr_k, ltl, lams, ridge)  # (lams, folds, nodes, 2)
+    best = (np.inf, None)
+    for lam, sol_k in zip(lams, sols, strict=True):
         err = np.zeros((n, 2))
-        for k in ids:
-            tr = fold != k
-            sol = _solve_nodes(b[tr] * sw[tr], ltl, res[tr] * sw[tr], lam, ridge)
-            err[~tr] = res[~tr] - b[~tr] @ sol
+        for k, sol in zip(ids, sol_k, strict=True):
+            out = fold == k
+            err[out] = res[out] - b[out] @ sol
         rmse = wrmse(err)
         if rmse < best[0]:
             best = (rmse, lam)
@@ -264,7 +264,7 @@ def fit_warp(
     base = info["cv_rmse_affine"]
     if not best[0] < (1 - min_gain) * base:
         return None, info
-    sol = _solve_nodes(b * sw, ltl, res * sw, best[1], ridge)
+    sol = _solve_nodes(ata, atr, ltl, (best[1],), ridge)[0]
     warp = LocalWarp(
         node_rows=node_rows,
         node_cols=node_cols,
