@@ -288,8 +288,10 @@ def compare_tiled(
     tpx = int(tile_px or opts.tile_px)
     ovl = int(math.ceil((overlap_m if overlap_m is not None else opts.tile_overlap_m) / gsd))
     ovl += ovl % 2
-    # windows on whole detector cells (about 1 m), as on the whole grid
-    tiles = tile_windows(grid.shape, tpx, min(ovl, tpx - 2), align=max(1, int(round(1.0 / gsd))))
+    # windows on whole detector cells (about 1 m), as on the whole grid; the overlap leaves
+    # every tile a core of at least one cell once aligned
+    align = max(1, int(round(1.0 / gsd)))
+    tiles = tile_windows(grid.shape, tpx, max(0, min(ovl, tpx - 3 * align)), align=align)
     k = 1.0 / grid.metres_per_unit
     log.info("tiled comparison: %d tiles of %d px, overlap %d px", len(tiles), tpx, ovl)
 
