@@ -38,17 +38,17 @@ def demo(tmp_path_factory):
         if "from" in f["properties"]:
             x, y = grid.from_lonlat([f["properties"]["from"][0]], [f["properties"]["from"][1]])
             f["from_xy"] = (float(x[0]), float(y[0]))
-    return json.loads((out / "report.json").read_text()), feats, truth
+    return json.loads((out / "report.json").read_text()), feats, truth, grid
 
 
 def test_demo_reports_the_model_case(demo):
-    report, _, _ = demo
+    report, _, _, _ = demo
     assert report["summary"].startswith(
         "2 burned · 11 moved (10 to taxiways, 1 to the runway) · 0 appeared · 0 disappeared")
 
 
 def test_every_burned_and_moved_aircraft_is_placed(demo):
-    _, feats, truth = demo
+    _, feats, truth, _ = demo
     for c in truth["changes"]:
         t = shape(c["after"]).centroid
         same = [f for f in feats if f["properties"]["class"] == c["cls"]]
@@ -58,7 +58,7 @@ def test_every_burned_and_moved_aircraft_is_placed(demo):
 
 
 def test_every_move_starts_from_a_vacated_stand(demo):
-    _, feats, truth = demo
+    _, feats, truth, _ = demo
     vacated = [shape(c["before"]).centroid for c in truth["changes"] if c["cls"] == "moved"]
     for f in feats:
         if f["properties"]["class"] == "moved":
@@ -68,8 +68,7 @@ def test_every_move_starts_from_a_vacated_stand(demo):
 
 
 def test_cloud_is_obscured_and_hides_no_change(demo):
-    _, feats, truth = demo
-    grid = read_scene(DEMO / "before.tif").grid
+    _, feats, truth, grid = demo
     xs, ys = shape(truth["cloud"]).exterior.xy
     lon, lat = grid.to_lonlat(np.asarray(xs), np.asarray(ys))
     cloud = Polygon(zip(lon, lat, strict=True))  # the changes are in lon/lat

@@ -41,6 +41,7 @@ import numpy as np
 from .change import ChangeMap
 from .errors import AlignmentError
 from .grid import Grid
+from .objects.detect import cell_px
 from .objects.model import Aeroways, Aircraft, Change
 from .register.model import Registration
 from .scene import Scene
@@ -290,7 +291,7 @@ def compare_tiled(
     ovl += ovl % 2
     # windows on whole detector cells (about 1 m), as on the whole grid; the overlap leaves
     # every tile a core of at least one cell once aligned
-    align = max(1, int(round(1.0 / gsd)))
+    align = cell_px(gsd)
     tiles = tile_windows(grid.shape, tpx, max(0, min(ovl, tpx - 3 * align)), align=align)
     k = 1.0 / grid.metres_per_unit
     log.info("tiled comparison: %d tiles of %d px, overlap %d px", len(tiles), tpx, ovl)

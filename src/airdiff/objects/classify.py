@@ -29,7 +29,7 @@ from shapely.geometry import shape
 from ..change import ChangeMap, saturation
 from ..scene import Scene
 from .context import segment_aeroways
-from .detect import SHADOW_DARK, Detector, contrast_map, detect_aircraft
+from .detect import SHADOW_DARK, SHADOW_SAT, Detector, contrast_map, detect_aircraft, shadow_pixels
 from .model import Aeroways, Aircraft, Change
 
 __all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas", "moved_pairs", "origin_note"]
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 _AIRCRAFT_CLASSES = ("burned", "moved", "appeared", "disappeared")
 #: How far from its cast shadow an aircraft can be (m): a wing's length for the largest.
 _SHADOW_REACH_M = 8.0
-#: Saturation below which a dark object is grey like a cast shadow (sky light on concrete).
-_SHADOW_SAT = 0.25
 #: An object is absent from the other date when it stands out there less than this fraction
 #: of how it stands out in its own. Aircraft that truly came or went keep at most about a
 #: quarter (markings, neighbours' shadows); a shadow that lengthened with the sun, or a
@@ -509,7 +507,7 @@ def find_changes(
 
     # what stood out in BEFORE other than cast shadows: an airframe's own pixels, which char
     # (a shadow is dark already; an airframe found with its shadows is judged on itself)
-    shadow_b = (lum_b < SHADOW_DARK * bg_b[vis].mean(axis=0)) & (saturation(fb) < _SHADOW_SAT)
+    _, shadow_b = shadow_pixels(lum_b, bg_b[vis].mean(axis=0), saturation(fb))
     airframe_b = np.where(shadow_b, 0.0, pres_b)
     changes: list[dict] = []
     # 2. burned on its stand
@@ -604,7 +602,7 @@ def find_changes(
         # with the sun is no aircraft change on its own
         if not a.features.get("dark"):
             return False
-        if float(a.features.get("sat", 1.0)) < _SHADOW_SAT:
+        if float(a.features.get("sat", 1.0)) < SHADOW_SAT:
             return True
         reach = a.footprint.buffer(_SHADOW_REACH_M * k)
         return any(not b.features.get("dark") and b is not a and reach.intersects(b.footprint) for b in found)

@@ -37,12 +37,28 @@ from ..change import saturation
 from ..scene import Scene
 from .model import Aircraft
 
-__all__ = ["Detector", "BuiltinDetector", "detect_aircraft", "size_class_of", "background", "contrast_map"]
+__all__ = ["Detector", "BuiltinDetector", "detect_aircraft", "size_class_of", "background", "contrast_map",
+           "cell_px", "shadow_pixels"]
 
 log = logging.getLogger(__name__)
 
 #: A pixel darker than this fraction of its local background may be a cast shadow (or dark paint).
 SHADOW_DARK = 0.62
+#: Saturation below which a dark pixel or object is grey like a cast shadow (sky light on concrete).
+SHADOW_SAT = 0.25
+
+
+def cell_px(gsd: float) -> int:
+    """Pixels per side of the detector's working cell, about 1 m (the background and ground maps)."""
+    return max(1, int(round(1.0 / gsd)))
+
+
+def shadow_pixels(lum: np.ndarray, lum_bg: np.ndarray, sat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dark, shadow): pixels much darker than their local background, and those of them grey
+    like a cast shadow. ``lum``, ``lum_bg``: visible-band means of the pixels and of their
+    :func:`background`; ``sat``: their saturation."""
+    dark = lum < SHADOW_DARK * lum_bg
+    return dark, dark & (sat < SHADOW_SAT)
 
 
 @runtime_checkable
@@ -112,7 +128,7 @@ def background(f: np.ndarray, *, gsd: float, width_m: float = 12.0) -> np.ndarra
     """
     # work at about 1 m: a disk (not a square, which a rotated strip narrower than its
     # diagonal does not hold) is then cheap enough
-    step = max(1, int(round(1.0 / gsd)))
+    step = cell_px(gsd)
     cell = step * gsd
     r = max(1.0, 0.5 * width_m / cell)
     ri = int(np.ceil(r))
@@ -231,8 +247,7 @@ def detect_aircraft(
         strong &= mask
     # shadow pixels: much darker than the background and grey
     sat = saturation(f)
-    dark = lum < SHADOW_DARK * lum_bg
-    shadowish = dark & (sat < 0.25)
+    dark, shadowish = shadow_pixels(lum, lum_bg, sat)
     # Where shadows and grass crowd a taxiway, the background settles below the concrete and
     # the concrete itself stands out. Patches at least 6 m across that are as close as ``low``
     # to the ground of their kind around them (concrete, grass) are ground, whatever the
@@ -396,7 +411,7 @@ def _ground_distance(fs: np.ndarray, gsd: float, is_grey: np.ndarray, *, width_m
     from skimage.filters import rank
     from skimage.morphology import disk
 
-    step = max(1, int(round(1.0 / gsd)))
+    step = cell_px(gsd)
     fp = disk(max(1, int(round(0.5 * width_m / (step * gsd)))))
     rows, cols = fs.shape[1:]
     coarse = np.stack([_block_mean(b, step) if step > 1 else b for b in fs])
