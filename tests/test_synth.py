@@ -11,7 +11,7 @@ import rasterio
 from rasterio.features import geometry_mask
 from scipy.ndimage import map_coordinates
 
-from airdiff.synth import AIRCRAFT_KINDS, aircraft_outline, make_pair, write_pair
+from airdiff.synth import AIRCRAFT_KINDS, aircraft_outline, make_pair, true_transfer, write_pair
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +221,16 @@ def test_write_pair_round_trip(tmp_path):
     assert len(truth["changes"]) == len(p.truth.changes)
     assert truth["distortion"]["scale"] == p.truth.distortion.scale
     assert truth["after_grid"]["crs"] == "EPSG:3857"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_true_transfer_inverts_the_after_sensor(seed):
+    # AFTER differs from BEFORE only by its sensor (gain, gamma, band balance, haze) here, so
+    # the exact transfer must give BEFORE back to the 8-bit rounding of both images
+    p = make_pair(seed=seed, scenario="static", shape=(300, 300), misregistration="none",
+                  nuisances={"radiometry"})
+    fa, fb = p.after.as_float(), p.before.as_float()
+    ok = p.after.valid & p.before.valid & (fa.max(axis=0) < 0.98)  # a clipped value has no inverse
+    assert np.median(np.abs(fa - fb)[:, ok]) > 0.01  # the sensors do differ
+    err = np.abs(true_transfer(p.truth.meta, fa) - fb)[:, ok]
+    assert err.max() <= 1.5 / 255

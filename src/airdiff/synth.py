@@ -55,6 +55,7 @@ __all__ = [
     "SynthPair",
     "Distortion",
     "make_pair",
+    "true_transfer",
     "write_pair",
     "aircraft_outline",
     "AIRCRAFT_KINDS",
@@ -1295,13 +1296,44 @@ def _sample(canvas, cg: _CG, X, Y, sigma_px: float):
     return out, valid
 
 
+#: Colour of the haze veil per band (R, G, B, NIR).
+_HAZE_TINT = (0.86, 0.9, 1.0, 0.8)
+
+
+def true_transfer(meta: dict, pixels: np.ndarray) -> np.ndarray:
+    """AFTER float pixels ``(bands, ...)`` in BEFORE's radiometry, exactly as the pair was made.
+
+    Inverts AFTER's gain, gamma, band balance and haze and applies BEFORE's (``meta`` is
+    ``Truth.meta``). Noise and JPEG are not inverted, and a change of season is a change of
+    the ground, not of the sensor: grass is expected to differ. The reference for
+    radiometric normalisation (:mod:`airdiff.radiometry`) on grey, paved surfaces. Bands
+    as made (three or four); a one-band pair is the mean of the visible bands and is not
+    covered.
+
+    Raises
+    ------
+    ValueError
+        ``meta`` predates the record of each date's band balance.
+    """
+    a, b = meta["after"], meta["before"]
+    if "balance" not in a or "balance" not in b:
+        raise ValueError("this truth does not record the band balance of each date; make the pair again")
+    out = np.empty(pixels.shape, np.float32)
+    for c in range(pixels.shape[0]):
+        k = min(c, 3)
+        d = (pixels[c] - a["haze"] * _HAZE_TINT[k]) / ((1 - a["haze"]) * a["gain"] * a["balance"][k])
+        d = np.clip(d, 0, 1) ** (1.0 / a["gamma"])
+        out[c] = (d ** b["gamma"] * b["gain"] * b["balance"][k]) * (1 - b["haze"]) + b["haze"] * _HAZE_TINT[k]
+    return out
+
+
 def _sensor(img, valid, date: dict, *, bands: int, dtype: str, rng) -> np.ndarray:
     """Display stretch, radiometric differences, noise, quantisation and JPEG."""
     d = np.clip(img / np.float32(0.92), 0, None) ** np.float32(0.78)
     gain, gamma, bal, haze = date["gain"], date["gamma"], date["balance"], date["haze"]
     for c in range(d.shape[0]):
         d[c] = np.clip(d[c], 0, 1) ** np.float32(gamma) * np.float32(gain * bal[min(c, 3)])
-        d[c] = d[c] * np.float32(1 - haze) + np.float32(haze * (0.86, 0.9, 1.0, 0.8)[min(c, 3)])
+        d[c] = d[c] * np.float32(1 - haze) + np.float32(haze * _HAZE_TINT[min(c, 3)])
     if date["noise"] > 0:
         d += (date["noise"] * (0.4 + np.sqrt(np.clip(d, 0, 1)))
               * rng.standard_normal(d.shape, dtype=np.float32))
@@ -1854,7 +1886,8 @@ def make_pair(
     def meta_of(d):
         return {"acquired": d["acquired"].isoformat().replace("+00:00", "Z"),
                 "sun_azimuth_deg": d["sun"][0], "sun_elevation_deg": d["sun"][1], "season": d["season"],
-                "gain": d["gain"], "gamma": d["gamma"], "haze": d["haze"], "jpeg_quality": d["jpeg"],
+                "gain": d["gain"], "gamma": d["gamma"], "balance": list(d["balance"]), "haze": d["haze"],
+                "jpeg_quality": d["jpeg"],
                 "clouds": len(d["clouds"])}
 
     meta = {"seed": int(seed), "scenario": scenario, "gsd": gsd, "after_gsd": agsd,
