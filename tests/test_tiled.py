@@ -10,6 +10,7 @@ import rasterio
 
 from airdiff import io, pipeline
 from airdiff import tiled as tiled_mod
+from airdiff.errors import InputError
 from airdiff.export import changes_to_geojson
 from airdiff.register import before_to_after_px, register_sources
 from airdiff.synth import make_pair, write_pair
@@ -112,8 +113,17 @@ def test_tile_cores_partition_the_grid(align):
         # at least half the overlap on each inner side
         assert r == 0 or r - wr >= 61
     assert (cover == 1).all()
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="use a larger tile_px"):
         tile_windows((100, 100), 100, 120)
+
+
+def test_too_small_a_tile_is_refused_before_any_work(pair, tmp_path):
+    _, paths = pair
+    out = tmp_path / "out"
+    opts = pipeline.Options(tiled_above_mpx=0.1, tile_px=40)
+    with pytest.raises(InputError, match=r"tile_px 40 is too small.*use tile_px >= 40[01]$"):
+        pipeline.compare_files(paths["before"], paths["after"], out, options=opts)
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_windowed_registration_matches_in_memory(pair, in_memory):

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .change import ChangeMap
-from .errors import AlignmentError
+from .errors import AlignmentError, InputError
 from .grid import Grid
 from .objects.detect import cell_px
 from .objects.model import Aeroways, Aircraft, Change
@@ -73,6 +73,10 @@ class Tile:
     core: tuple[int, int, int, int]
 
 
+#: Smallest ground a tile may span (m): two of the largest aircraft side by side, with room.
+MIN_TILE_M = 200.0
+
+
 def tile_windows(shape: tuple[int, int], tile_px: int, overlap_px: int, *, align: int = 1) -> list[Tile]:
     """Tiles of ``tile_px`` (at most) whose cores partition ``shape``.
 
@@ -91,12 +95,12 @@ def tile_windows(shape: tuple[int, int], tile_px: int, overlap_px: int, *, align
     True
     """
     if overlap_px < 0 or tile_px <= overlap_px:
-        raise ValueError(f"tile_px ({tile_px}) must exceed the overlap ({overlap_px} px)")
+        raise InputError(f"tile_px ({tile_px}) must exceed the overlap ({overlap_px} px); use a larger tile_px")
     align = max(1, int(align))
     half = -(-(overlap_px // 2) // align) * align
     step = (tile_px - 2 * half) // align * align
     if step < align:
-        raise ValueError(f"tile_px ({tile_px}) leaves no core once aligned to {align} px")
+        raise InputError(f"tile_px ({tile_px}) leaves no core once aligned to {align} px; use a larger tile_px")
     rows, cols = shape
     out = []
     for r0 in range(0, rows, step):
@@ -264,6 +268,8 @@ def compare_tiled(
 
     Raises
     ------
+    InputError
+        ``tile_px`` spans less than :data:`MIN_TILE_M` of ground (before any work).
     AlignmentError
         The scenes cannot be aligned, or the alignment is not trustworthy (before any tile).
     """
@@ -274,6 +280,11 @@ def compare_tiled(
 
     opts = options or Options()
     grid = before_src.grid
+    tpx = int(tile_px or opts.tile_px)
+    need = int(math.ceil(MIN_TILE_M / grid.gsd))
+    if tpx < need:
+        raise InputError(f"tile_px {tpx} is too small: at {grid.gsd:.3g} m a tile must span at least "
+                         f"{MIN_TILE_M:g} m (two of the largest aircraft); use tile_px >= {need}")
     reg = register_sources(before_src, after_src, max_offset_m=opts.max_offset_m,
                            max_rotation_deg=opts.max_rotation_deg,
                            max_scale_change=opts.max_scale_change, local=opts.local_warp)
@@ -286,7 +297,6 @@ def compare_tiled(
     if aeroways is None:
         aeroways = _aeroways(before_src)
     gsd = grid.gsd
-    tpx = int(tile_px or opts.tile_px)
     ovl = int(math.ceil((overlap_m if overlap_m is not None else opts.tile_overlap_m) / gsd))
     ovl += ovl % 2
     # windows on whole detector cells (about 1 m), as on the whole grid; the overlap leaves
