@@ -83,3 +83,33 @@ def test_grid_mismatch_is_an_input_error():
     after = Scene(np.zeros((1, 10, 10), np.uint8), Grid.pixel_frame((10, 10), gsd=1.0))
     with pytest.raises(InputError, match="align"):
         normalise(before, after)
+
+
+def _paved_error(seed: int, nuisances: set) -> float:
+    """Mean error of the fitted transfer against the generator's exact one on paved ground."""
+    from rasterio import features
+
+    from airdiff.radiometry import fit_scene_transfer
+    from airdiff.synth import make_pair, true_transfer
+
+    p = make_pair(seed=seed, scenario="random", shape=(600, 600), misregistration="none", nuisances=nuisances)
+    b, a, g = p.before, p.after, p.before.grid
+    paved = features.geometry_mask([geom for kind, geom in p.truth.aeroways if kind in ("runway", "taxiway", "apron")],
+                                   out_shape=g.shape, transform=g.transform, invert=True)
+    fa = a.as_float()
+    sel = paved & a.valid & b.valid & (fa.max(axis=0) < 0.98)  # a clipped value has no inverse
+    x = fa[:, sel][:, None, :]
+    return float(np.abs(fit_scene_transfer(b, a).apply(x) - true_transfer(p.truth.meta, x)).mean())
+
+
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_recovers_another_sensor_on_paved_ground(seed):
+    # gain, gamma, band balance and haze, with noise and JPEG: within one 8-bit level
+    assert _paved_error(seed, {"radiometry", "noise", "jpeg"}) <= 1 / 255
+
+
+@pytest.mark.xfail(strict=True, reason="the per-band fit is dominated by grass, which changes colour with "
+                   "the season (README, 'Known and not yet fixed'; benchmarks/results/radiometry.md)")
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_recovers_another_sensor_on_paved_ground_across_seasons(seed):
+    assert _paved_error(seed, {"radiometry", "season"}) <= 1 / 255
