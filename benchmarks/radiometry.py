@@ -9,9 +9,10 @@ the error of a fitted transfer can be measured on the surfaces that do not chang
 the season: runway, taxiways and apron (outside cloud; clipped highlights left out).
 
 Methods, same aligned pairs, same run:
-  - airdiff: ``radiometry.fit_scene_transfer`` (what ``compare`` uses);
-  - quantile matching of all common pixels (plain histogram matching);
-  - grey pixels only: the same fit on pixels grey in both dates (a candidate, not shipped).
+  - airdiff: ``radiometry.fit_scene_transfer`` (what ``compare`` uses: pixels grey in both
+    dates, then the invariant ones among them);
+  - all pixels: the same fit on every common pixel (airdiff's fit before 2026-11-30);
+  - quantile matching of all common pixels (plain histogram matching).
 
 Scores: mean absolute error per band over paved pixels, and over the dark ones among them
 (luminance below 0.4: shadows, dark paint, burned remnants), where a change of season tints
@@ -31,22 +32,17 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
-GREY = 0.2  # saturation below which a pixel is grey (the candidate's choice)
-
-
 def fits(before, aligned):
     """name -> Transfer for each method."""
     from airdiff import radiometry
-    from airdiff.change import saturation
 
     fb = before.as_float()
     fa = radiometry.match_bands(before, aligned.as_float())
     mask = before.valid & aligned.valid & np.isfinite(fa).all(axis=0) & np.isfinite(fb).all(axis=0)
-    out = {"airdiff": radiometry.fit_scene_transfer(before, aligned),
-           "quantile matching": radiometry.fit_transfer(fb, fa, mask=mask, iterations=0)}
-    mask &= ~radiometry._cloudlike(fb) & ~radiometry._cloudlike(fa)
-    grey = mask & (saturation(fb) < GREY) & (saturation(fa) < GREY)
-    out["grey pixels only"] = radiometry.fit_transfer(fb, fa, mask=grey if grey.sum() > 1000 else mask)
+    out = {"airdiff": radiometry.fit_scene_transfer(before, aligned)}
+    clear = mask & ~radiometry._cloudlike(fb) & ~radiometry._cloudlike(fa)
+    out["all pixels"] = radiometry.fit_transfer(fb, fa, mask=clear)
+    out["quantile matching"] = radiometry.fit_transfer(fb, fa, mask=mask, iterations=0)
     return out
 
 

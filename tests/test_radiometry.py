@@ -108,8 +108,8 @@ def test_recovers_another_sensor_on_paved_ground(seed):
     assert _paved_error(seed, {"radiometry", "noise", "jpeg"}) <= 1 / 255
 
 
-@pytest.mark.xfail(strict=True, reason="the per-band fit is dominated by grass, which changes colour with "
-                   "the season (README, 'Known and not yet fixed'; benchmarks/results/radiometry.md)")
 @pytest.mark.parametrize("seed", [1, 3, 4])
 def test_recovers_another_sensor_on_paved_ground_across_seasons(seed):
+    # grass turned brown (or green) between the dates: a fit on all pixels is off by 3-6
+    # levels here (grey shadows come out green); the grey pixels carry the sensor's change
     assert _paved_error(seed, {"radiometry", "season"}) <= 1 / 255

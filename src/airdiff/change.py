@@ -234,6 +234,14 @@ def shadow_mask(
         return np.zeros(cloud.shape, dtype=bool)
     lum, lum_o = _luminance(f), _luminance(other)
     ratio = (lum + 0.02) / (lum_o + 0.02)
+    # a shadow darkens every surface by about the same factor; a change of season changes
+    # only vegetation and soil: each ratio is taken relative to the typical one of its cover
+    # (grey and coloured ground in the other date)
+    coloured = saturation(other) >= 0.2
+    for cover in (coloured, ~coloured):
+        sel = cover & valid & ~cloud
+        if sel.sum() > 100:
+            ratio = np.where(cover, ratio / max(float(np.median(ratio[sel])), 1e-3), ratio)
     dark = (ratio < 0.8) & valid & ~cloud
     if dark.sum() * gsd * gsd < 200.0:
         return np.zeros(cloud.shape, dtype=bool)

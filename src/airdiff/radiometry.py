@@ -4,8 +4,9 @@ Two images of the same place taken on different dates, or by different sensors, 
 in gain, offset and tone curve (gamma, stretch), band by band. :func:`normalise` maps
 the aligned AFTER scene onto BEFORE's radiometry with a monotone per-band transfer
 function fitted on *pseudo-invariant* pixels: pixels that are valid in both dates, not
-cloud-like, and whose values agree after a first, global fit. Changed objects, clouds and
-nodata therefore do not pull the fit.
+cloud-like, grey in both (paved ground, roofs, aircraft; vegetation changes colour with
+the season), and whose values agree after a first, global fit. Changed objects, clouds,
+seasons and nodata therefore do not pull the fit.
 
 The transfer function is a binned median regression (``before`` as a function of
 ``after``) made monotone, so it recovers a gain and offset as well as a gamma curve.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .change import saturation
 from .errors import InputError
 from .scene import Scene
 
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 
 #: Pixels sampled at most for fitting (a regular subsample of large scenes).
 _MAX_SAMPLES = 400_000
+#: Saturation below which a pixel is grey, in both dates, for fitting the transfer.
+GREY_SATURATION = 0.2
+#: Share of the usable pixels that must be grey for the fit to use grey pixels only.
+GREY_MIN_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -226,8 +232,13 @@ def _isotonic(y: np.ndarray, w: np.ndarray) -> np.ndarray:
 def fit_scene_transfer(before: Scene, aligned: Scene, *, invariant_fraction: float = 0.5) -> Transfer:
     """Fit the transfer ``before ≈ f(aligned)`` on the pixels :func:`normalise` would use.
 
-    Valid in both dates, finite, not cloud-like. The scenes may be a sample (e.g. windows
-    of a scene too large for memory) on the same grid.
+    Valid in both dates, finite, not cloud-like, and, in colour scenes, grey in both dates
+    (:data:`GREY_SATURATION`) when at least :data:`GREY_MIN_SHARE` of them are: concrete,
+    asphalt, roofs and aircraft are what the dates share. Grass and soil change colour with
+    the season; a fit they dominate tints every grey surface (green to brown grass makes
+    grey shadows green), and airframes and their remnants are judged on grey surfaces.
+    The scenes may be a sample (e.g. windows of a scene too large for memory) on the same
+    grid.
 
     Raises
     ------
@@ -239,6 +250,10 @@ def fit_scene_transfer(before: Scene, aligned: Scene, *, invariant_fraction: flo
     mask = before.valid & aligned.valid
     mask &= np.isfinite(fa).all(axis=0) & np.isfinite(fb).all(axis=0)
     mask &= ~_cloudlike(fb) & ~_cloudlike(fa)
+    if fb.shape[0] >= 3:
+        grey = mask & (saturation(fb) < GREY_SATURATION) & (saturation(fa) < GREY_SATURATION)
+        if grey.sum() >= GREY_MIN_SHARE * max(int(mask.sum()), 1):
+            mask = grey
     return fit_transfer(fb, fa, mask=mask, invariant_fraction=invariant_fraction)
 
 

@@ -364,7 +364,7 @@ def compare_tiled(
                 aircraft.append(c)
                 tile_of[id(c)] = i
                 pool = res.aircraft_before if c.cls == "disappeared" else res.aircraft_after
-                match = [a for a in pool if a.footprint is c.geometry]
+                match = [a for a in pool if a.placed is c.geometry]
                 if match and c.cls in ("appeared", "disappeared"):
                     craft_of[id(c)] = match[0]
         found_b += [a for a in res.aircraft_before if _owns(grid, t.core, a.centroid)]
@@ -406,9 +406,9 @@ def _whole_origin(ch: Change, found_b: list[Aircraft]) -> Change:
             area = a.footprint.intersection(fg).area
             if area > best_area:
                 best, best_area = a, area
-    if best is None or best_area < 0.3 * fg.area or best.footprint.area <= fg.area:
+    if best is None or best_area < 0.3 * fg.area or best.placed.area <= fg.area:
         return ch
-    return ch.replace(from_geometry=best.footprint)
+    return ch.replace(from_geometry=best.placed)
 
 
 def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: float) -> list[Change]:

@@ -47,6 +47,19 @@ _GONE_RATIO = 0.35
 #: Contrast to the local background (:func:`contrast_map`) at which a pixel is part of an
 #: object: the built-in detector's default.
 _STANDS_OUT = 0.09
+#: Darkening of the ground just around an aircraft (2-8 m out) from which it counts as
+#: scorch. Around intact aircraft it darkens by at most 0.11 (shadows that moved with the
+#: sun, benchmark development scenes); around burned ones mostly by 0.13-0.30.
+_SCORCH = 0.12
+#: An object that stands out less than this in the other date is absent there, whatever
+#: the correlation of the two dates' pixels says (a third of :data:`_STANDS_OUT`).
+_ABSENT = _STANDS_OUT / 3
+
+
+def _paint_lum(a: Aircraft) -> float:
+    """Luminance of an aircraft's paint (its airframe's median colour)."""
+    rgb = a.features.get("mean_rgb")
+    return float(np.mean(rgb[:3])) if rgb else float(a.features.get("lum", 0.0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,14 +111,6 @@ def _mean_in(arr: np.ndarray, geom, grid) -> float:
     if win is None or not m.any():
         return float("nan")
     return float(arr[win][m].mean())
-
-
-def _upper_in(arr: np.ndarray, geom, grid) -> float:
-    """Upper quartile of ``arr`` inside ``geom`` (an airframe's lit side, not its shadow)."""
-    win, m = _window(geom, grid)
-    if win is None or not m.any():
-        return float("nan")
-    return float(np.percentile(arr[win][m], 75))
 
 
 def _frac_in(mask: np.ndarray, geom, grid) -> float:
@@ -206,7 +211,14 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, before_contr
     s_dark = np.clip((darkness - 0.25) / 0.2, 0, 1)
     # charring darkens the airframe: one already dark (camouflage) that is still there is not
     # a remnant, though its footprint darkens where its shadow now falls on lit ground
-    s_dark *= _darkened(m, after_lum[win], before_lum[win], before_contrast[win])
+    # unless the ground right around it is scorched: an airframe painted dark darkens little
+    # when it chars, but the fire blackens the concrete next to it
+    charred = _darkened(m, after_lum[win], before_lum[win], before_contrast[win])
+    ring = b.footprint.buffer(8.0 * k).difference(b.footprint.buffer(2.0 * k))
+    ra, rb = _mean_in(after_lum, ring, grid), _mean_in(before_lum, ring, grid)
+    if np.isfinite(ra) and np.isfinite(rb) and rb > 0:
+        charred = max(charred, float(np.clip((1.0 - ra / rb - _SCORCH) / 0.06, 0, 1)))
+    s_dark *= charred
     s_change = np.clip((mag - 0.15) / 0.15, 0, 1)
     s_grey = 1.0 if not np.isfinite(chroma) else float(np.clip((0.2 - chroma) / 0.08, 0, 1))
     return float(s_dark * s_change * s_grey)
@@ -521,12 +533,13 @@ def find_changes(
         s = _burned_score(b, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k)
         if s < 0.5:
             continue
-        # (an airframe of about its size, and lit against the ground as it was: bare concrete
-        # between patches of scorch stands out in pieces against the scorch)
+        # (an airframe of about its size, its paint not dark against the ground as it was: a
+        # charred remnant stands out against the scorch around it, and so does bare concrete
+        # between patches of scorch, in pieces)
         ground = _ground_before(b, lum_b, grid, k)
         if any(_dims(a)[0] >= 0.6 * _dims(b)[0]
                and a.footprint.intersection(b.footprint).area > 0.3 * b.footprint.area
-               and _upper_in(lum_a, a.footprint, grid) >= SHADOW_DARK * ground for a in lit_a):
+               and _paint_lum(a) >= SHADOW_DARK * ground for a in lit_a):
             continue
         burned_idx.add(i)
         site = _burned_site(b, lum_a, sat_a, lum_b, grid, k) or b.footprint
@@ -581,7 +594,7 @@ def find_changes(
         ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
         log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f", a.centroid,
                   body.sum() / m.sum(), float(np.median(cm.magnitude[win][body])), ph, pt, ncc)
-        return pt < _GONE_RATIO * ph and ncc < 0.4
+        return pt < _GONE_RATIO * ph and (ncc < 0.4 or pt < _ABSENT)
 
     vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b and gone(b, pres_b, pres_a)]
     new = [a for j, a in enumerate(ac_a_rest) if j not in used_a and gone(a, pres_a, pres_b)]
@@ -594,6 +607,17 @@ def find_changes(
 
     vanished = [b for b in vanished if not near_stayed(b)]
     new = [a for a in new if not near_stayed(a)]
+
+    def piece_of(a: Aircraft, others: Sequence[Aircraft]) -> bool:
+        # a much smaller object against a changed aircraft is a piece of it (its shadow, a
+        # wing split off), not a second aircraft
+        reach = _SHADOW_REACH_M * k
+        return any(o is not a and _dims(o)[0] >= 1.5 * _dims(a)[0]
+                   and o.footprint.buffer(reach).intersection(a.footprint).area > 0.3 * a.footprint.area
+                   for o in others)
+
+    vanished = [b for b in vanished if not piece_of(b, vanished)]
+    new = [a for a in new if not piece_of(a, new)]
 
     def only_shadow(a: Aircraft, found: Sequence[Aircraft]) -> bool:
         # a dark object is a cast shadow when a lit aircraft of the same date lies within a
@@ -626,20 +650,21 @@ def find_changes(
         score = float(np.clip(factor * 0.5 * (a.score + b.score) * (1.0 - 0.5 * cost), 0, 1))
         note = "" if factor == 1.0 else "came from a stand hidden by cloud in AFTER"
         note = "; ".join(n for n in (note, origin_note(rivals)) if n)
-        changes.append(dict(cls="moved", score=score, geometry=a.footprint, from_geometry=b.footprint,
+        changes.append(dict(cls="moved", score=score, geometry=a.placed,
+                            from_geometry=b.placed,
                             surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note,
                             from_alternatives=int(rivals)))
     for i, b in enumerate(vanished):
         if i in mv_b or b.score < min_score:
             continue
-        changes.append(dict(cls="disappeared", score=b.score, geometry=b.footprint,
+        changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
                             from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
                             length_m=max(b.length_m, b.span_m)))
     for j, a in enumerate(new):
         if j in mv_a or a.score < min_score:
             continue
-        changes.append(dict(cls="appeared", score=a.score, geometry=a.footprint, surface=new_surface[j],
+        changes.append(dict(cls="appeared", score=a.score, geometry=a.placed, surface=new_surface[j],
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m)))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))

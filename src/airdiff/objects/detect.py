@@ -526,10 +526,15 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
         d1, d2 = _rect_dims(geom)
         # the airframe, not its shadow, says what the aircraft looks like
         best = max(parts, key=lambda p: (not p.features.get("dark"), p.footprint.area))
+        # and where it is: the lit airframe alone when it is about as long as the whole (the
+        # other pieces are its shadows), all pieces when it is only a part of the aircraft
+        airframe = None
+        if not best.features.get("dark") and _rect_dims(best.footprint)[0] >= 0.75 * d1:
+            airframe = best.airframe if best.airframe is not None else best.footprint
         out.append(Aircraft(footprint=Polygon(geom.exterior), length_m=d1 / k, span_m=d2 / k,
                             heading_deg=best.heading_deg, score=max(p.score for p in parts),
                             size_class=size_class_of(d1 / k, d2 / k), state=best.state,
-                            source=best.source, features=dict(best.features)))
+                            source=best.source, features=dict(best.features), airframe=airframe))
     return out
 
 

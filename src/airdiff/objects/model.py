@@ -34,6 +34,14 @@ class Aircraft:
     state: str = "intact"  # 'intact' or 'burned'
     source: str = "builtin"  # detector that produced it
     features: dict = field(default_factory=dict)
+    #: the lit airframe alone, where ``footprint`` also takes in pieces joined to it (its
+    #: cast shadows); None when the footprint is the airframe
+    airframe: Polygon | None = None
+
+    @property
+    def placed(self) -> Polygon:
+        """Where the aircraft is reported: its airframe, without the shadows found with it."""
+        return self.airframe if self.airframe is not None else self.footprint
 
     @property
     def centroid(self) -> tuple[float, float]:
