@@ -96,6 +96,10 @@ def _luminance(f: np.ndarray) -> np.ndarray:
     return f[: min(3, f.shape[0])].mean(axis=0)
 
 
+#: Saturation below which ground is grey (paved, roofs) rather than coloured (grass, soil).
+GREY_SATURATION = 0.2
+
+
 def saturation(f: np.ndarray) -> np.ndarray:
     """Saturation of the visible bands of ``f`` (bands, rows, cols); 0 for fewer than three."""
     if f.shape[0] < 3:
@@ -237,7 +241,7 @@ def shadow_mask(
     # a shadow darkens every surface by about the same factor; a change of season changes
     # only vegetation and soil: each ratio is taken relative to the typical one of its cover
     # (grey and coloured ground in the other date)
-    coloured = saturation(other) >= 0.2
+    coloured = saturation(other) >= GREY_SATURATION
     for cover in (coloured, ~coloured):
         sel = cover & valid & ~cloud
         if sel.sum() > 100:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .change import saturation
+from .change import GREY_SATURATION, saturation
 from .errors import InputError
 from .scene import Scene
 
@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 
 #: Pixels sampled at most for fitting (a regular subsample of large scenes).
 _MAX_SAMPLES = 400_000
-#: Saturation below which a pixel is grey, in both dates, for fitting the transfer.
-GREY_SATURATION = 0.2
 #: Share of the usable pixels that must be grey for the fit to use grey pixels only.
 GREY_MIN_SHARE = 0.05
 
@@ -233,7 +231,7 @@ def fit_scene_transfer(before: Scene, aligned: Scene, *, invariant_fraction: flo
     """Fit the transfer ``before ≈ f(aligned)`` on the pixels :func:`normalise` would use.
 
     Valid in both dates, finite, not cloud-like, and, in colour scenes, grey in both dates
-    (:data:`GREY_SATURATION`) when at least :data:`GREY_MIN_SHARE` of them are: concrete,
+    (:data:`airdiff.change.GREY_SATURATION`) when at least :data:`GREY_MIN_SHARE` of them are: concrete,
     asphalt, roofs and aircraft are what the dates share. Grass and soil change colour with
     the season; a fit they dominate tints every grey surface (green to brown grass makes
     grey shadows green), and airframes and their remnants are judged on grey surfaces.

@@ -164,9 +164,14 @@ def obscured_areas(cm: ChangeMap, *, min_area_m2: float = 500.0, simplify_m: flo
 
 
 # -- burned ----------------------------------------------------------------------------------
+def _ring(geom, inner_m: float, outer_m: float, k: float):
+    """The ground between ``inner_m`` and ``outer_m`` metres around ``geom`` (``k``: map units per metre)."""
+    return geom.buffer(outer_m * k).difference(geom.buffer(inner_m * k))
+
+
 def _ground_before(b: Aircraft, before_lum, grid, k) -> float:
     """Mean BEFORE luminance of the ground around an aircraft (a ring 4-14 m out)."""
-    ring = b.footprint.buffer(14.0 * k).difference(b.footprint.buffer(4.0 * k))
+    ring = _ring(b.footprint, 4.0, 14.0, k)
     return _mean_in(before_lum, ring, grid)
 
 
@@ -214,7 +219,7 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, before_contr
     # unless the ground right around it is scorched: an airframe painted dark darkens little
     # when it chars, but the fire blackens the concrete next to it
     charred = _darkened(m, after_lum[win], before_lum[win], before_contrast[win])
-    ring = b.footprint.buffer(8.0 * k).difference(b.footprint.buffer(2.0 * k))
+    ring = _ring(b.footprint, 2.0, 8.0, k)
     ra, rb = _mean_in(after_lum, ring, grid), _mean_in(before_lum, ring, grid)
     if np.isfinite(ra) and np.isfinite(rb) and rb > 0:
         charred = max(charred, float(np.clip((1.0 - ra / rb - _SCORCH) / 0.06, 0, 1)))
@@ -258,7 +263,7 @@ def _burned_site(b: Aircraft, after_lum, after_chroma, before_lum, grid, k):
 
 def _charred(a: Aircraft, after_lum, after_chroma, before_lum, grid, k) -> bool:
     """An AFTER candidate that is a dark, grey remnant on scorched ground (not an aircraft)."""
-    ring = a.footprint.buffer(10.0 * k).difference(a.footprint.buffer(2.0 * k))
+    ring = _ring(a.footprint, 2.0, 10.0, k)
     la = _mean_in(after_lum, a.footprint, grid)
     ra = _mean_in(after_lum, ring, grid)
     rb = _mean_in(before_lum, ring, grid)

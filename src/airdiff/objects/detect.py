@@ -530,7 +530,7 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
         # other pieces are its shadows), all pieces when it is only a part of the aircraft
         airframe = None
         if not best.features.get("dark") and _rect_dims(best.footprint)[0] >= 0.75 * d1:
-            airframe = best.airframe if best.airframe is not None else best.footprint
+            airframe = best.placed
         out.append(Aircraft(footprint=Polygon(geom.exterior), length_m=d1 / k, span_m=d2 / k,
                             heading_deg=best.heading_deg, score=max(p.score for p in parts),
                             size_class=size_class_of(d1 / k, d2 / k), state=best.state,
