@@ -239,3 +239,18 @@ def test_moved_origin_among_identical_aircraft_is_flagged():
     pairs, _, rivals = moved_pairs([plane(0, white), plane(100, grey)], new, ["taxiway"], 1.0)
     assert pairs == [(0, 0)] and rivals[pairs[0]] == 0
     assert origin_note(0) == ""
+
+
+def test_an_aircraft_new_on_a_parking_surface_is_an_arrival_not_a_move():
+    """Identical aircraft: one gone from a stand, one new on another stand. Nothing in the
+    images ties them together, so they are not paired; off the stands they are."""
+    from airdiff.objects.classify import moved_pairs
+
+    def plane(x):
+        return Aircraft(box(x, 0, x + 40, 45), 45.0, 40.0, float("nan"), 0.9, "large",
+                        features={"mean_rgb": (0.85, 0.86, 0.87)})
+
+    for surface in ("stand", "apron"):
+        assert moved_pairs([plane(0)], [plane(300)], [surface], 1.0)[0] == []
+    for surface in ("taxiway", "runway"):
+        assert moved_pairs([plane(0)], [plane(300)], [surface], 1.0)[0] == [(0, 0)]

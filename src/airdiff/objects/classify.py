@@ -304,6 +304,8 @@ def _same_place(before: Sequence[Aircraft], after: Sequence[Aircraft], k: float)
 #: two origins whose matching costs differ by less than this cannot be told apart: about 0.03
 #: in mean paint (0-1) or 10 % in size, what one airframe varies by between two dates
 _ORIGIN_MARGIN = 0.1
+#: surfaces where aircraft park: a new aircraft on them is an arrival, not a move's destination
+PARKING = ("stand", "apron")
 
 
 def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
@@ -317,6 +319,10 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         BEFORE aircraft no longer there, and AFTER aircraft not there before.
     new_surface : sequence of str
         The surface (``'stand'``, ``'apron'``, ``'taxiway'``, ...) each new aircraft is on.
+        One on a parking surface (:data:`PARKING`) is never paired: the images cannot tell
+        an aircraft moved from one stand to another from one that left and another that
+        arrived, and of aircraft of one type, the closest vanished one would be named as its
+        origin on no evidence. It is reported appeared.
     k : float
         Map units per metre.
 
@@ -338,6 +344,8 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         db = _dims(b)
         cb = np.asarray(b.features.get("mean_rgb", ()), float)
         for j, a in enumerate(new):
+            if new_surface[j] in PARKING:
+                continue
             da = _dims(a)
             size = abs(np.log(db[0] / da[0])) + 0.5 * abs(np.log(db[1] / da[1]))
             if size > 0.5 or b.size_class != a.size_class and size > 0.25:
@@ -346,14 +354,11 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
             paint = float(np.abs(cb - ca).mean()) if cb.size and cb.size == ca.size else 0.0
             if paint > 0.2:
                 continue
-            # aircraft that arrive on a stand are more often new arrivals than moved ones
-            surf = new_surface[j]
-            stand_penalty = 0.3 if surf in ("stand", "apron") else 0.0
-            if size + 3.0 * paint + stand_penalty >= 0.6:
+            if size + 3.0 * paint >= 0.6:
                 continue
             # identical aircraft: the assignment with the least total travel is most often right
             dist_m = np.hypot(*np.subtract(a.centroid, b.centroid)) / k
-            cost[i, j] = size + 3.0 * paint + stand_penalty + 1e-4 * dist_m
+            cost[i, j] = size + 3.0 * paint + 1e-4 * dist_m
     r, c = linear_sum_assignment(cost)
     pairs = [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] < big]
     rivals = {(i, j): int(np.sum(cost[:, j] < cost[i, j] + _ORIGIN_MARGIN)) - 1 for i, j in pairs}
@@ -558,7 +563,8 @@ def find_changes(
     # burned remnants are neither new aircraft nor where one moved to
     zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
     zone += [g.buffer(4.0 * k) for g in sites]
-    ac_a_rest = [a for a in ac_a if not any(z.intersects(a.footprint) for z in zone)
+    # (mostly inside: an aircraft parked on the next stand only touches the zone)
+    ac_a_rest = [a for a in ac_a if not any(z.intersection(a.footprint).area > 0.5 * a.footprint.area for z in zone)
                  and not _charred(a, lum_a, sat_a, lum_b, grid, k)]
     ac_b_rest = [b for i, b in enumerate(ac_b) if i not in burned_idx]
 
