@@ -254,3 +254,20 @@ def test_an_aircraft_new_on_a_parking_surface_is_an_arrival_not_a_move():
         assert moved_pairs([plane(0)], [plane(300)], [surface], 1.0)[0] == []
     for surface in ("taxiway", "runway"):
         assert moved_pairs([plane(0)], [plane(300)], [surface], 1.0)[0] == [(0, 0)]
+
+
+def test_a_departure_and_an_arrival_on_stands_are_not_called_a_move():
+    """Seed 15 takes a transport off one stand and brings one like it onto another, 55 m
+    away (and three fighters off theirs, which are not found yet). Both are reported (appeared, disappeared) at their stands, and each says that one
+    like it left or arrived there, without claiming it was the same aircraft."""
+    pair = synth.make_pair(15, scenario="random", gsd=1.0, misregistration="none", nuisances="all")
+    res, _ = _run(pair)
+    moved = [c for c in res.changes if c.cls == "moved"]
+    assert not moved, summarise(res.changes)
+    for cls in ("appeared", "disappeared"):
+        want = [c for c in pair.truth.changes if c.cls == cls and c.kind == "large"]
+        assert len(want) == 1
+        tx, ty = _truth_xy(want[0])
+        got = [c for c in res.changes if c.cls == cls and np.hypot(c.centroid[0] - tx, c.centroid[1] - ty) <= 8.0]
+        assert len(got) == 1, (cls, summarise(res.changes))
+        assert "an aircraft like it" in got[0].note and "may have moved" in got[0].note

@@ -666,17 +666,33 @@ def find_changes(
                             surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note,
                             from_alternatives=int(rivals)))
+    # an arrival on a stand may be an aircraft moved there from another stand: say so where
+    # one like it left, without claiming it
+    left_b = [i for i in range(len(vanished)) if i not in mv_b and vanished[i].score >= min_score]
+    left_a = [j for j in range(len(new)) if j not in mv_a and new[j].score >= min_score]
+    alike, _, _ = moved_pairs([vanished[i] for i in left_b], [new[j] for j in left_a], [""] * len(left_a), k)
+    twin_of_b = {left_b[i]: new[left_a[j]] for i, j in alike}
+    twin_of_a = {left_a[j]: vanished[left_b[i]] for i, j in alike}
+
+    def maybe_moved(a: Aircraft, other: Aircraft | None, what: str) -> str:
+        if other is None:
+            return ""
+        d = a.placed.centroid.distance(other.placed.centroid) / k
+        return f"an aircraft like it {what} {d:.0f} m away: it may have moved {'there' if what == 'arrived' else 'here'}"
+
     for i, b in enumerate(vanished):
         if i in mv_b or b.score < min_score:
             continue
         changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
                             from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
-                            length_m=max(b.length_m, b.span_m)))
+                            length_m=max(b.length_m, b.span_m),
+                            note=maybe_moved(b, twin_of_b.get(i), "arrived")))
     for j, a in enumerate(new):
         if j in mv_a or a.score < min_score:
             continue
         changes.append(dict(cls="appeared", score=a.score, geometry=a.placed, surface=new_surface[j],
-                            size_class=a.size_class, length_m=max(a.length_m, a.span_m)))
+                            size_class=a.size_class, length_m=max(a.length_m, a.span_m),
+                            note=maybe_moved(a, twin_of_a.get(j), "left")))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
     # 6. obscured
