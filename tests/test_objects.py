@@ -271,3 +271,27 @@ def test_a_departure_and_an_arrival_on_stands_are_not_called_a_move():
         got = [c for c in res.changes if c.cls == cls and np.hypot(c.centroid[0] - tx, c.centroid[1] - ty) <= 8.0]
         assert len(got) == 1, (cls, summarise(res.changes))
         assert "an aircraft like it" in got[0].note and "may have moved" in got[0].note
+
+
+def test_aircraft_on_a_narrow_taxiway_at_1m_is_on_paved_ground():
+    """At 1 m a 16 m taxiway is smooth only along its middle, too thin for the paved mask on
+    its own; an aircraft on it must still count as on paved ground."""
+    from airdiff.grid import Grid
+    from airdiff.objects import segment_aeroways
+    from airdiff.objects.classify import _near_paved
+    from airdiff.scene import Scene
+
+    rng = np.random.default_rng(3)
+    n = 600
+    img = np.empty((3, n, n), np.float32)
+    img[:] = np.array([0.22, 0.42, 0.18], np.float32)[:, None, None]  # grass
+    img += rng.normal(0, 0.06, (1, n, n)).astype(np.float32)  # its texture
+    concrete = np.zeros((n, n), bool)
+    concrete[80:125, :] = True  # a 45 m runway across the scene
+    concrete[125:, 292:308] = True  # a 16 m taxiway off it
+    img[:, concrete] = 0.62 + rng.normal(0, 0.01, concrete.sum()).astype(np.float32)
+    scene = Scene(np.clip(img, 0, 1), Grid.pixel_frame((n, n), gsd=1.0))
+    near = _near_paved(scene, segment_aeroways(scene))
+    assert near is not None
+    assert near[200:560, 300].all()  # the taxiway's centre line, well away from the runway
+    assert not near[200:560, 100].any() and not near[200:560, 500].any()  # the grass either side

@@ -401,7 +401,9 @@ def _near_paved(before: Scene, aeroways: Aeroways, *, margin_m: float = 8.0) -> 
     """Pixels on or within ``margin_m`` of paved surfaces (None: no usable context).
 
     From the BEFORE paved mask with the holes aircraft make closed (a disk wider than
-    half the largest span), united with the given aeroways.
+    half the largest span), united with the aeroways, given or segmented: the paved mask
+    asks for smooth ground too, and at 1 m a taxiway narrower than about 20 m is smooth only
+    along its middle, too thin to survive; the segmented taxiways keep it.
     """
     from rasterio import features
     from scipy import ndimage as ndi
@@ -418,7 +420,7 @@ def _near_paved(before: Scene, aeroways: Aeroways, *, margin_m: float = 8.0) -> 
     up = np.repeat(np.repeat(paved, step, axis=0), step, axis=1)
     m[: up.shape[0], : up.shape[1]] = up[: grid.height, : grid.width]
     geoms = [g.buffer(margin_m * k) for kind, g in aeroways.features
-             if kind in ("runway", "taxiway", "apron", "stand") and aeroways.source != "segmented"]
+             if kind in ("runway", "taxiway", "apron", "stand")]
     if geoms:
         m |= features.geometry_mask(geoms, out_shape=(grid.height, grid.width), transform=grid.transform,
                                     invert=True)
