@@ -47,23 +47,14 @@ def fits(before, aligned):
 
 
 def score_case(case):
-    from rasterio import features
-
     from airdiff.register import align
-    from airdiff.synth import make_pair, true_transfer
+    from airdiff.synth import make_pair, paved_pixels, true_transfer
 
     pair = make_pair(seed=case["seed"], scenario=case["scenario"], gsd=case["gsd"],
                      misregistration=case["misregistration"], nuisances="all")
     before, truth = pair.before, pair.truth
     aligned, _ = align(before, pair.after)
-    g = before.grid
-    paved = features.geometry_mask([geom for kind, geom in truth.aeroways if kind in ("runway", "taxiway", "apron")],
-                                   out_shape=g.shape, transform=g.transform, invert=True)
-    if truth.cloud is not None and not truth.cloud.is_empty:
-        paved &= ~features.geometry_mask([truth.cloud], out_shape=g.shape, transform=g.transform, invert=True)
-    fa = np.nan_to_num(aligned.as_float())
-    sel = paved & aligned.valid & (fa.max(axis=0) < 0.98)  # a clipped highlight has no inverse
-    x = fa[:, sel][:, None, :]
+    x = np.nan_to_num(aligned.as_float())[:, paved_pixels(truth, aligned)][:, None, :]
     want = true_transfer(truth.meta, x)[:, 0]
     dark = x[: min(3, x.shape[0]), 0].mean(axis=0) < 0.4
     row = {}

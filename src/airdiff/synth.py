@@ -56,6 +56,7 @@ __all__ = [
     "Distortion",
     "make_pair",
     "true_transfer",
+    "paved_pixels",
     "write_pair",
     "aircraft_outline",
     "AIRCRAFT_KINDS",
@@ -1325,6 +1326,23 @@ def true_transfer(meta: dict, pixels: np.ndarray) -> np.ndarray:
         d = np.clip(d, 0, 1) ** (1.0 / a["gamma"])
         out[c] = (d ** b["gamma"] * b["gain"] * b["balance"][k]) * (1 - b["haze"]) + b["haze"] * _HAZE_TINT[k]
     return out
+
+
+def paved_pixels(truth: Truth, aligned) -> np.ndarray:
+    """Where :func:`true_transfer` is the reference for an AFTER on BEFORE's grid.
+
+    ``aligned`` is a :class:`~airdiff.scene.Scene` on ``truth``'s BEFORE grid. True on the
+    runway, taxiways and aprons, outside the planted cloud, where ``aligned`` is valid and
+    no band is clipped (a clipped value has no inverse).
+    """
+    from rasterio import features
+
+    g = aligned.grid
+    paved = features.geometry_mask([geom for kind, geom in truth.aeroways if kind in ("runway", "taxiway", "apron")],
+                                   out_shape=g.shape, transform=g.transform, invert=True)
+    if truth.cloud is not None and not truth.cloud.is_empty:
+        paved &= ~features.geometry_mask([truth.cloud], out_shape=g.shape, transform=g.transform, invert=True)
+    return paved & aligned.valid & (np.nan_to_num(aligned.as_float()).max(axis=0) < 0.98)
 
 
 def _sensor(img, valid, date: dict, *, bands: int, dtype: str, rng) -> np.ndarray:
