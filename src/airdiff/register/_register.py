@@ -158,6 +158,12 @@ def _scaled(m: np.ndarray, f: float) -> np.ndarray:
     return s @ m @ np.linalg.inv(s)
 
 
+#: windows per side in the first tie-point round, which only refines the global model for the
+#: next ones: 7 x 7 do that as well as 12 x 12 (the same median and p95 error on the
+#: registration benchmark) in a third of the time
+_FIRST_ROUND_N = 7
+
+
 def _window_centres(shape: tuple[int, int], w: int, max_n: int = 12) -> np.ndarray:
     """Top-left corners (row, col) of a regular grid of ``w`` windows over ``shape``."""
     rows, cols = shape
@@ -192,12 +198,12 @@ class _Ties:
 
 
 def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
-                 upsample: int, tex_min: float) -> _Ties:
+                 upsample: int, tex_min: float, max_n: int = 12) -> _Ties:
     """Tie points at one level: BEFORE windows against AFTER windows resampled through G + warp."""
     f = lev.factor
     hb, wbb = lev.shape_b
     ha, wa = lev.shape_a
-    tl = _window_centres((hb, wbb), w)
+    tl = _window_centres((hb, wbb), w, max_n)
     han = hann2d((w, w))
     jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(w) + 0.5)
     before, after, heights, ratios = [], [], [], []
@@ -417,7 +423,8 @@ def _solve(levels, factors, *, before_shape, after_shape, after_valid_at, gsd, s
         w = w_full if f == 1 else 64
         if min(lev.shape_b) < w or min(lev.shape_a) < w:
             continue
-        ties = _match_level(lev, g, warp, w=w, upsample=20 if f == 1 else 4, tex_min=tex_min)
+        ties = _match_level(lev, g, warp, w=w, upsample=20 if f == 1 else 4, tex_min=tex_min,
+                            max_n=_FIRST_ROUND_N if k == 0 else 12)
         good = (ties.ratio >= 1.8) & (ties.height >= 0.03)
         src, dst = ties.before, ties.after
         log.debug("round %d level %d: %d windows, %d matched, %d good", k, f, ties.tried,
