@@ -160,8 +160,8 @@ def _scaled(m: np.ndarray, f: float) -> np.ndarray:
 
 #: windows per side in the tie-point rounds before the last: they only refine the model (and
 #: a first warp) for the next round, and 7 x 7 do that as well as 12 x 12: on the
-#: registration benchmark the final error is no worse (median 0.064 px against 0.068, p95
-#: 0.120 against 0.131), in 0.7x the time
+#: registration benchmark the final error is no worse (median 0.064 px against 0.067, p95
+#: 0.120 against 0.136), in 0.7x the time
 _EARLY_ROUND_N = 7
 
 
