@@ -192,13 +192,14 @@ def _darkened(m, after_lum, before_lum, before_contrast, *, stands_out: float = 
     return float(np.clip((1.0 - la / lb - 0.25) / 0.1, 0, 1))
 
 
-def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, before_contrast, magnitude, grid,
-                  k) -> float:
+def _burned_score(b: Aircraft, ground: float, after_lum, after_chroma, before_lum, before_contrast, magnitude,
+                  grid, k) -> float:
     """0..1: how much the BEFORE aircraft's spot looks burned in AFTER.
 
     Judged from the AFTER pixels inside the BEFORE footprint directly (no AFTER detection
-    needed): a charred remnant is much darker than the ground around it was in BEFORE (the
-    AFTER ground around it is scorched too), grey, and the spot changed strongly.
+    needed): a charred remnant is much darker than the ground around it was in BEFORE
+    (``ground``, :func:`_ground_before`; the AFTER ground around it is scorched too), grey,
+    and the spot changed strongly.
     """
     spot = b.footprint.buffer(-0.5 * k)
     if spot.is_empty or spot.area < 0.3 * b.footprint.area:
@@ -209,7 +210,6 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, before_contr
     la = float(after_lum[win][m].mean())
     mag = float(magnitude[win][m].mean())
     chroma = float(after_chroma[win][m].mean())
-    ground = _ground_before(b, before_lum, grid, k)
     if not (np.isfinite(la) and np.isfinite(ground) and np.isfinite(mag)) or ground <= 0:
         return 0.0
     darkness = 1.0 - la / ground
@@ -229,13 +229,13 @@ def _burned_score(b: Aircraft, after_lum, after_chroma, before_lum, before_contr
     return float(s_dark * s_change * s_grey)
 
 
-def _burned_site(b: Aircraft, after_lum, after_chroma, before_lum, grid, k):
+def _burned_site(b: Aircraft, ground: float, after_lum, after_chroma, before_lum, grid, k):
     """The charred remnant and scorch in AFTER at a burned aircraft's BEFORE footprint.
 
     The BEFORE detection of a grey airframe on grey concrete can be only a piece of it (its
     tail, or its shadow); the remnant is dark and grey and stands out, so it places the
-    burned aircraft better. Returns a Polygon, or None when there is no remnant of at least
-    a third of the footprint's area.
+    burned aircraft better. ``ground``: :func:`_ground_before`. Returns a Polygon, or None
+    when there is no remnant of at least a third of the footprint's area.
     """
     from rasterio import features
     from scipy import ndimage as ndi
@@ -244,7 +244,6 @@ def _burned_site(b: Aircraft, after_lum, after_chroma, before_lum, grid, k):
 
     reach = max(0.6 * _dims(b)[0], 30.0) * k  # the detection may be a piece of a transport
     win, m = _window(b.footprint.buffer(reach), grid)
-    ground = _ground_before(b, before_lum, grid, k)
     if win is None or not np.isfinite(ground) or ground <= 0:
         return None
     # dark and grey in AFTER where it was not dark in BEFORE (asphalt, shadows stay out)
@@ -308,7 +307,8 @@ _ORIGIN_MARGIN = 0.1
 PARKING = ("stand", "apron")
 
 
-def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
+def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float, *,
+                parking: Sequence[str] = PARKING):
     """Pairs (i, j) of a vanished BEFORE aircraft and a new AFTER aircraft of the same type.
 
     Shared by the in-memory and the tiled object stages, so both pair moves alike.
@@ -319,12 +319,15 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         BEFORE aircraft no longer there, and AFTER aircraft not there before.
     new_surface : sequence of str
         The surface (``'stand'``, ``'apron'``, ``'taxiway'``, ...) each new aircraft is on.
-        One on a parking surface (:data:`PARKING`) is never paired: the images cannot tell
-        an aircraft moved from one stand to another from one that left and another that
-        arrived, and of aircraft of one type, the closest vanished one would be named as its
-        origin on no evidence. It is reported appeared.
+        One on a ``parking`` surface is never paired: the images cannot tell an aircraft
+        moved from one stand to another from one that left and another that arrived, and of
+        aircraft of one type, the closest vanished one would be named as its origin on no
+        evidence. It is reported appeared.
     k : float
         Map units per metre.
+    parking : sequence of str
+        Surfaces a move cannot end on (default :data:`PARKING`); ``()`` pairs look-alikes
+        wherever they are.
 
     Returns
     -------
@@ -344,7 +347,7 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         db = _dims(b)
         cb = np.asarray(b.features.get("mean_rgb", ()), float)
         for j, a in enumerate(new):
-            if new_surface[j] in PARKING:
+            if new_surface[j] in parking:
                 continue
             da = _dims(a)
             size = abs(np.log(db[0] / da[0])) + 0.5 * abs(np.log(db[1] / da[1]))
@@ -542,19 +545,19 @@ def find_changes(
     lit_a = [a for a in ac_a if not a.features.get("dark")
              and a.features.get("lum", 0.0) >= SHADOW_DARK * a.features.get("bg_lum", 0.0)]
     for i, b in sorted(enumerate(ac_b), key=lambda ib: -ib[1].score):
-        s = _burned_score(b, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k)
+        ground = _ground_before(b, lum_b, grid, k)
+        s = _burned_score(b, ground, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k)
         if s < 0.5:
             continue
         # (an airframe of about its size, its paint not dark against the ground as it was: a
         # charred remnant stands out against the scorch around it, and so does bare concrete
         # between patches of scorch, in pieces)
-        ground = _ground_before(b, lum_b, grid, k)
         if any(_dims(a)[0] >= 0.6 * _dims(b)[0]
                and a.footprint.intersection(b.footprint).area > 0.3 * b.footprint.area
                and _paint_lum(a) >= SHADOW_DARK * ground for a in lit_a):
             continue
         burned_idx.add(i)
-        site = _burned_site(b, lum_a, sat_a, lum_b, grid, k) or b.footprint
+        site = _burned_site(b, ground, lum_a, sat_a, lum_b, grid, k) or b.footprint
         if any(site.intersection(o).area > 0.3 * min(site.area, o.area) for o in sites):
             continue  # another piece (a tail, a shadow) of an aircraft already reported
         sites.append(site)
@@ -672,7 +675,8 @@ def find_changes(
     # one like it left, without claiming it
     left_b = [i for i in range(len(vanished)) if i not in mv_b and vanished[i].score >= min_score]
     left_a = [j for j in range(len(new)) if j not in mv_a and new[j].score >= min_score]
-    alike, _, _ = moved_pairs([vanished[i] for i in left_b], [new[j] for j in left_a], [""] * len(left_a), k)
+    alike, _, _ = moved_pairs([vanished[i] for i in left_b], [new[j] for j in left_a],
+                              [new_surface[j] for j in left_a], k, parking=())
     twin_of_b = {left_b[i]: new[left_a[j]] for i, j in alike}
     twin_of_a = {left_a[j]: vanished[left_b[i]] for i, j in alike}
 
@@ -682,16 +686,14 @@ def find_changes(
         d = a.placed.centroid.distance(other.placed.centroid) / k
         return f"an aircraft like it {what} {d:.0f} m away: it may have moved {'there' if what == 'arrived' else 'here'}"
 
-    for i, b in enumerate(vanished):
-        if i in mv_b or b.score < min_score:
-            continue
+    for i in left_b:
+        b = vanished[i]
         changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
                             from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
                             length_m=max(b.length_m, b.span_m),
                             note=maybe_moved(b, twin_of_b.get(i), "arrived")))
-    for j, a in enumerate(new):
-        if j in mv_a or a.score < min_score:
-            continue
+    for j in left_a:
+        a = new[j]
         changes.append(dict(cls="appeared", score=a.score, geometry=a.placed, surface=new_surface[j],
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m),
                             note=maybe_moved(a, twin_of_a.get(j), "left")))
