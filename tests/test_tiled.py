@@ -273,3 +273,29 @@ def test_tiled_cli_compare_writes_everything(pair, tmp_path):
     assert {"aligned.tif", "change_magnitude.tif", "changes.geojson", "changes.csv", "figure.png",
             "changemap.png", "blink.gif", "swipe.html", "report.json"} <= names
     assert json.loads((out / "report.json").read_text())["tiling"]["tiles"] >= 1
+
+
+def test_one_thread_and_two_give_the_same_results(pair, tmp_path, monkeypatch):
+    # the dates (in memory) and the tiles (tiled) run side by side on two threads; nothing
+    # they share may change what is found or written
+    _, paths = pair
+    opts = pipeline.Options(tiled_above_mpx=0.1, tile_px=500, tile_overlap_m=OVERLAP_M)
+    found = {}
+    for n in (1, 2):
+        monkeypatch.setenv("AIRDIFF_THREADS", str(n))
+        b = io.read_scene(paths["before"], name="before")
+        a = io.read_scene(paths["after"], name="after")
+        mem = pipeline.compare(b, a)
+        res = pipeline.compare_files(paths["before"], paths["after"], tmp_path / str(n), options=opts)
+        assert res.tiled
+        with rasterio.open(tmp_path / str(n) / "aligned.tif") as ds:
+            aligned = ds.read()
+        with rasterio.open(tmp_path / str(n) / "change_magnitude.tif") as ds:
+            magnitude = ds.read(masked=True).filled(-1)
+        found[n] = (changes_to_geojson(mem.changes, mem.grid),
+                    json.loads((tmp_path / str(n) / "changes.geojson").read_text()), aligned, magnitude)
+    assert any(f["properties"]["class"] != "obscured" for f in found[1][0]["features"])
+    assert found[1][0] == found[2][0]
+    assert found[1][1] == found[2][1]
+    np.testing.assert_array_equal(found[1][2], found[2][2])
+    np.testing.assert_array_equal(found[1][3], found[2][3])

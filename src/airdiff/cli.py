@@ -336,8 +336,12 @@ def run(ctx, job, scheduler, workers):
         if scheduler:
             client = Client(scheduler)
         else:
+            from ._threads import cpus
+
+            # the workers share the machine's cores: each comparison gets its part of them
+            per = max(1, cpus() // workers)
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=None, env={"AIRDIFF_THREADS": str(per)})
             client = Client(cluster)
     try:
         with _progress(ctx, len(jobs), "pairs") as bar:

@@ -27,8 +27,9 @@ class Options:
     credit: str = ""
     location: str = ""
     #: scenes larger than this (megapixels, either date) are compared tile by tile
-    #: by :func:`compare_files` (see :mod:`airdiff.tiled`)
-    tiled_above_mpx: float = 12.0
+    #: by :func:`compare_files` (see :mod:`airdiff.tiled`); whole, with its two dates on
+    #: two threads, an 8 Mpx pair peaks at about 2 GB
+    tiled_above_mpx: float = 8.0
     tile_px: int = 2048
     tile_overlap_m: float = 120.0
 

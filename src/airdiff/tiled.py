@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._threads import ordered_map
 from .change import ChangeMap
 from .errors import AlignmentError, InputError
 from .grid import Grid
@@ -313,26 +314,51 @@ def compare_tiled(
     n_judged = n_cloud = n_nodata = 0
     tile_of: dict[int, int] = {}
     craft_of: dict[int, Aircraft] = {}
-    for i, t in enumerate(tiles):
-        r0, c0, h, w = t.window
+    def read(i):
+        # reads stay on the calling thread (rasterio datasets are not to be shared across
+        # threads); the work on each tile then runs on a worker (see airdiff._threads)
+        r0, c0, h, w = tiles[i].window
         b = before_src.read(r0, c0, h, w)
         aw = after_window(reg, r0, c0, h, w, after_src.grid.shape)
+        return i, b, aw, (None if aw is None else after_src.read(*aw))
+
+    def work(item):
+        i, b, aw, a = item
+        t = tiles[i]
+        r0, c0, h, w = t.window
         if aw is None:
             al = b.replace(pixels=np.zeros((after_src.count, h, w), after_src.dtype
                                            if after_src.dtype == np.uint8 else np.float32),
                            valid=np.zeros((h, w), bool))
         else:
-            a = after_src.read(*aw)
             al = apply(a, window_registration(reg, (r0, c0), aw[:2]), b.grid)
-            del a
         cr, cc, ch_, cw = t.core
         core = (slice(cr - r0, cr - r0 + ch_), slice(cc - c0, cc - c0 + cw))
-        if aligned_sink is not None:
-            aligned_sink.write(_native(al.pixels[(slice(None), *core)], after_src), cr, cc,
-                               valid=al.valid[core])
+        # copies of the core, so the tile's arrays are freed once its work is done
+        out = _TileOut(i=i, aligned=np.array(_native(al.pixels[(slice(None), *core)], after_src)),
+                       aligned_valid=al.valid[core].copy())
         if not (b.valid & al.valid).any():
-            cm_core_nodata = ch_ * cw
-            n_nodata += cm_core_nodata
+            return out
+        norm = radiometry.normalise(b, al, transfer=transfer)
+        cm = change_map(b, norm)
+        out.magnitude, out.judged = cm.magnitude[core].copy(), cm.judged[core].copy()
+        out.counts = (int(cm.judged[core].sum()), int(cm.cloud[core].sum()), int(cm.nodata[core].sum()))
+        tile_box = _box_geom(_core_box(grid, t.window))
+        aw_tile = Aeroways(tuple((kind, g) for kind, g in aeroways.features if g.intersects(tile_box)),
+                           source=aeroways.source)
+        # every vanished and new aircraft is kept for now (min_score=0): its other end may be
+        # in another tile; the score threshold is applied after pairing across tiles
+        out.result = objects.find_changes(b, norm, cm, aeroways=aw_tile, min_aircraft_m=opts.min_aircraft_m,
+                                          min_score=0.0)
+        return out
+
+    for out in ordered_map(work, (read(i) for i in range(len(tiles)))):
+        i, t = out.i, tiles[out.i]
+        cr, cc, ch_, cw = t.core
+        if aligned_sink is not None:
+            aligned_sink.write(out.aligned, cr, cc, valid=out.aligned_valid)
+        if out.result is None:
+            n_nodata += ch_ * cw
             if magnitude_sink is not None:
                 magnitude_sink.write(np.zeros((ch_, cw), np.float32), cr, cc,
                                      valid=np.zeros((ch_, cw), bool))
@@ -340,21 +366,13 @@ def compare_tiled(
             if progress:
                 progress(i + 1, len(tiles))
             continue
-        norm = radiometry.normalise(b, al, transfer=transfer)
-        cm = change_map(b, norm)
         if magnitude_sink is not None:
-            magnitude_sink.write(cm.magnitude[core], cr, cc, valid=cm.judged[core])
-        n_judged += int(cm.judged[core].sum())
-        n_cloud += int(cm.cloud[core].sum())
-        n_nodata += int(cm.nodata[core].sum())
+            magnitude_sink.write(out.magnitude, cr, cc, valid=out.judged)
+        n_judged += out.counts[0]
+        n_cloud += out.counts[1]
+        n_nodata += out.counts[2]
         box = _box_geom(_core_box(grid, t.core))
-        tile_box = _box_geom(_core_box(grid, t.window))
-        aw_tile = Aeroways(tuple((kind, g) for kind, g in aeroways.features if g.intersects(tile_box)),
-                           source=aeroways.source)
-        # every vanished and new aircraft is kept for now (min_score=0): its other end may be
-        # in another tile; the score threshold is applied after pairing across tiles
-        res = objects.find_changes(b, norm, cm, aeroways=aw_tile, min_aircraft_m=opts.min_aircraft_m,
-                                   min_score=0.0)
+        res = out.result
         for c in res.changes:
             if c.cls == "obscured":
                 part = c.geometry.intersection(box)
@@ -369,7 +387,7 @@ def compare_tiled(
                     craft_of[id(c)] = match[0]
         found_b += [a for a in res.aircraft_before if _owns(grid, t.core, a.centroid)]
         found_a += [a for a in res.aircraft_after if _owns(grid, t.core, a.centroid)]
-        del b, al, norm, cm, res
+        del out, res
         if progress:
             progress(i + 1, len(tiles))
 
@@ -389,6 +407,19 @@ def compare_tiled(
     return TiledResult(registration=reg, changes=changes, aircraft_before=tuple(found_b),
                        aircraft_after=tuple(found_a), aeroways=aeroways, grid=grid,
                        fractions=fractions, tiles=len(tiles), tile_px=tpx, overlap_px=ovl)
+
+
+@dataclass
+class _TileOut:
+    """What the work on one tile hands back: its core's pixels for the sinks, and its findings."""
+
+    i: int
+    aligned: np.ndarray
+    aligned_valid: np.ndarray
+    magnitude: np.ndarray | None = None
+    judged: np.ndarray | None = None
+    counts: tuple[int, int, int] = (0, 0, 0)
+    result: object | None = None  # ObjectResult; None where the tile has no pixels of both dates
 
 
 def _whole_origin(ch: Change, found_b: list[Aircraft]) -> Change:

@@ -26,10 +26,19 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from shapely.geometry import shape
 
+from .._threads import both
 from ..change import ChangeMap, saturation
 from ..scene import Scene
 from .context import segment_aeroways
-from .detect import SHADOW_DARK, SHADOW_SAT, Detector, contrast_map, detect_aircraft, shadow_pixels
+from .detect import (
+    SHADOW_DARK,
+    SHADOW_SAT,
+    Detector,
+    contrast_map,
+    detect_aircraft,
+    planes,
+    shadow_pixels,
+)
 from .model import Aeroways, Aircraft, Change
 
 __all__ = ["ObjectResult", "find_changes", "summarise", "obscured_areas", "moved_pairs", "origin_note"]
@@ -480,19 +489,29 @@ def find_changes(
     if aeroways is None:
         aeroways = segment_aeroways(before)
     judged = cm.judged
-    # how much each pixel stands out from its local background, per date: an object is
-    # present in a date where its footprint stands out there
-    pres_b, bg_b = contrast_map(before)
-    pres_a, bg_a = contrast_map(normalised)
+    # BEFORE is searched wherever it has data: an aircraft whose spot the AFTER cloud hides
+    # can still be the origin of a move (never a disappearance)
+    mask_b = ~cm.nodata & before.valid
+    mask_a = judged & normalised.valid
+
+    # per date: how much each pixel stands out from its local background (an object is
+    # present in a date where its footprint stands out there), and the aircraft found
+    def builtin(scene, mask):
+        layers = planes(scene)
+        found = detect_aircraft(scene, mask=mask, min_aircraft_m=min_aircraft_m, layers=layers)
+        return layers[3], layers[2], layers[0], found
+
     if detector is None:
-        found_b = detect_aircraft(before, mask=~cm.nodata & before.valid, min_aircraft_m=min_aircraft_m, bg=bg_b)
-        found_a = detect_aircraft(normalised, mask=judged & normalised.valid, min_aircraft_m=min_aircraft_m,
-                                  bg=bg_a)
+        # the two dates are independent: side by side on a multi-core machine
+        (pres_b, bg_b, fb, found_b), (pres_a, bg_a, fa, found_a) = both(lambda: builtin(before, mask_b),
+                                                                        lambda: builtin(normalised, mask_a))
     else:
-        # BEFORE is searched wherever it has data: an aircraft whose spot the AFTER cloud hides
-        # can still be the origin of a move (never a disappearance)
-        found_b = list(detector(before, mask=~cm.nodata & before.valid))
-        found_a = list(detector(normalised, mask=judged & normalised.valid))
+        # a caller's detector is never called from two threads at once
+        (pres_b, bg_b), (pres_a, bg_a) = both(lambda: contrast_map(before), lambda: contrast_map(normalised))
+        fb = np.nan_to_num(before.as_float())
+        fa = np.nan_to_num(normalised.as_float())
+        found_b = list(detector(before, mask=mask_b))
+        found_a = list(detector(normalised, mask=mask_a))
     if external:
         found_b = _merge_external(found_b, external, "before")
         found_a = _merge_external(found_a, external, "after")
@@ -521,8 +540,6 @@ def find_changes(
     ac_b_hidden = [a for a in ac_b_all if hidden(a)]
     ac_a = [a for a in found_a if big_enough(a) and not hidden(a)]
 
-    fb = np.nan_to_num(before.as_float())
-    fa = np.nan_to_num(normalised.as_float())
     vis = slice(0, min(3, fb.shape[0]))
     lum_a = fa[vis].mean(axis=0)
     lum_b = fb[vis].mean(axis=0)

@@ -161,11 +161,29 @@ def contrast_map(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     dist : ndarray, shape (rows, cols), float32
     bg : ndarray, shape (bands, rows, cols), float32
     """
+    _, _, bg, dist = planes(scene)
+    return dist, bg
+
+
+def planes(scene: Scene, bg: np.ndarray | None = None):
+    """The layers the detector works on: ``(pixels, smoothed, background, distance)``.
+
+    ``pixels`` is the scene as float (NaN as 0), ``smoothed`` it without fine texture,
+    ``background`` its :func:`background` (or ``bg`` when given) and ``distance`` the
+    colour distance of ``smoothed`` to it (:func:`contrast_map`). Computed once and handed
+    to :func:`detect_aircraft` where both the detector and the contrast map are needed.
+    """
     f = _float(scene)
     fs = _smoothed(f, scene.gsd)
-    bg = background(fs, gsd=scene.gsd)
-    diff = fs - bg
-    return np.sqrt((diff * diff).mean(axis=0)).astype(np.float32), bg
+    if bg is None:
+        bg = background(fs, gsd=scene.gsd)
+    acc = np.zeros(fs.shape[1:], np.float32)
+    for a, b in zip(fs, bg, strict=True):  # band by band: no stack of differences held
+        d = a - b
+        d *= d
+        acc += d
+    acc /= fs.shape[0]
+    return f, fs, bg, np.sqrt(acc, out=acc)
 
 
 def _mask_to_polygon(mask: np.ndarray, transform) -> Polygon | None:
@@ -205,6 +223,7 @@ def detect_aircraft(
     max_aircraft_m: float = 85.0,
     contrast: float = 0.09,
     bg: np.ndarray | None = None,
+    layers: tuple | None = None,
 ) -> list[Aircraft]:
     """Find aircraft-like objects in one scene.
 
@@ -222,6 +241,8 @@ def detect_aircraft(
         Colour distance to the local background (in [0, 1] units) that marks an object.
     bg : ndarray, optional
         Precomputed :func:`background` of the scene.
+    layers : tuple, optional
+        Precomputed :func:`planes` of the scene (``bg`` is then ignored).
 
     Returns
     -------
@@ -229,13 +250,8 @@ def detect_aircraft(
         Footprints (shadows removed) in ``scene.grid`` map coordinates.
     """
     gsd = scene.gsd
-    f = _float(scene)
-    fs = _smoothed(f, gsd)
-    if bg is None:
-        bg = background(fs, gsd=gsd)
+    f, fs, bg, dist = layers if layers is not None else planes(scene, bg)
     nb = f.shape[0]
-    diff = fs - bg
-    dist = np.sqrt((diff * diff).mean(axis=0))
     vis = slice(0, min(3, nb))
     lum = f[vis].mean(axis=0)
     lum_bg = bg[vis].mean(axis=0)
@@ -494,11 +510,10 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
             i = parent[i]
         return i
 
-    grown = [a.footprint.buffer(gap_m) for a in found]
     cand = []
     for i in range(n):
         for j in range(i + 1, n):
-            if grown[i].intersects(found[j].footprint):
+            if found[i].footprint.dwithin(found[j].footprint, gap_m):
                 cand.append((found[i].footprint.distance(found[j].footprint), i, j))
     # closest pieces first; a group may only grow while its union still fits one aircraft
     # (checked on the whole group: joining pairwise-fitting pieces can chain a row of aircraft)
