@@ -299,3 +299,48 @@ def test_one_thread_and_two_give_the_same_results(pair, tmp_path, monkeypatch):
     assert found[1][1] == found[2][1]
     np.testing.assert_array_equal(found[1][2], found[2][2])
     np.testing.assert_array_equal(found[1][3], found[2][3])
+
+
+def _transport(x, y):
+    from shapely.affinity import translate
+    from shapely.geometry import box
+
+    from airdiff.objects.model import Aircraft
+
+    # 47 m fuselage, 50 m wings, in metres on a metric grid
+    fp = translate(box(-23.5, -3, 23.5, 3).union(box(-4, -25, 4, 25)), x, y)
+    return Aircraft(footprint=fp, length_m=47.0, span_m=50.0, heading_deg=90.0, score=0.9,
+                    size_class="large", features={"mean_rgb": [0.8, 0.8, 0.8]})
+
+
+def test_ends_of_a_move_in_different_tiles_are_paired_and_stand_arrivals_only_noted():
+    from airdiff.objects.model import Change
+
+    def change(cls, craft, surface):
+        kw = {"surface": surface} if cls == "appeared" else {"from_surface": surface}
+        return Change(id=0, cls=cls, score=craft.score, geometry=craft.placed, size_class="large",
+                      length_m=50.0, **kw)
+
+    left_for_taxiway, on_taxiway = _transport(0, 0), _transport(900, 0)
+    left_a_stand, on_a_stand = _transport(0, 400), _transport(600, 400)
+    craft = [left_for_taxiway, on_taxiway, left_a_stand, on_a_stand]
+    changes = [change("disappeared", left_for_taxiway, "stand"), change("appeared", on_taxiway, "taxiway"),
+               change("disappeared", left_a_stand, "stand"), change("appeared", on_a_stand, "stand")]
+    tile_of = {id(c): t for c, t in zip(changes, (0, 1, 0, 2), strict=True)}
+    craft_of = {id(c): a for c, a in zip(changes, craft, strict=True)}
+    out = tiled_mod._pair_across_tiles(changes, tile_of, craft_of, 1.0)
+    by_cls = {cls: [c for c in out if c.cls == cls] for cls in ("moved", "appeared", "disappeared")}
+    # the aircraft now on the taxiway moved there, from its stand 900 m away
+    (moved,) = by_cls["moved"]
+    assert moved.centroid == pytest.approx(on_taxiway.centroid)
+    assert moved.from_centroid == pytest.approx(left_for_taxiway.centroid)
+    assert "different tiles" in moved.note
+    # an arrival on a stand is no move, but the departure of its look-alike is noted on both
+    (gone,), (came,) = by_cls["disappeared"], by_cls["appeared"]
+    assert gone.centroid == pytest.approx(left_a_stand.centroid)
+    assert gone.note == "an aircraft like it arrived 600 m away: it may have moved there"
+    assert came.note == "an aircraft like it left 600 m away: it may have moved here"
+    # within one tile the tile has already judged: nothing is added
+    tile_of[id(changes[3])] = 0
+    out = tiled_mod._pair_across_tiles(changes, tile_of, craft_of, 1.0)
+    assert [c.note for c in out if c.cls in ("appeared", "disappeared")] == ["", ""]

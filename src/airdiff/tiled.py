@@ -449,7 +449,7 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
     reports half of it. They are paired with the object stage's own matching (size, shape,
     paint), restricted to ends of different tiles (one tile already judged its own pairs).
     """
-    from .objects.classify import moved_pairs, origin_note
+    from .objects.classify import lookalike_notes, moved_pairs, origin_note
 
     gone = [c for c in changes if c.cls == "disappeared" and id(c) in craft_of]
     new = [c for c in changes if c.cls == "appeared" and id(c) in craft_of]
@@ -472,7 +472,16 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
                           note="; ".join(x for x in ("ends found in different tiles",
                                                      origin_note(rivals[(i, j)])) if x)))
         used |= {id(g), id(n)}
-    return out + [c for c in changes if id(c) not in used]
+    # a departure and an arrival of different tiles that look alike (an arrival on a stand is
+    # not paired): noted as each tile notes its own
+    gone = [c for c in gone if id(c) not in used and not c.note and c.score >= _MIN_SCORE]
+    new = [c for c in new if id(c) not in used and not c.note and c.score >= _MIN_SCORE]
+    noted = {}
+    for i, j, note_g, note_n in lookalike_notes([craft_of[id(c)] for c in gone],
+                                                [craft_of[id(c)] for c in new], [c.surface for c in new], k):
+        if tile_of.get(id(gone[i])) != tile_of.get(id(new[j])):  # a tile notes its own
+            noted[id(gone[i])], noted[id(new[j])] = note_g, note_n
+    return out + [c.replace(note=noted[id(c)]) if id(c) in noted else c for c in changes if id(c) not in used]
 
 
 def _native(px: np.ndarray, src) -> np.ndarray:

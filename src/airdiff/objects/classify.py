@@ -377,6 +377,26 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
     return pairs, {p: float(cost[p]) for p in pairs}, rivals
 
 
+def lookalike_notes(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float):
+    """Notes for departures and arrivals that look alike: one may have moved to the other.
+
+    An arrival on a stand is never called a move (:func:`moved_pairs`), but where an
+    aircraft like it left, the analyst should hear of it, without it being claimed.
+
+    Returns
+    -------
+    list of (i, j, note_vanished, note_new)
+        A vanished and a new aircraft that look alike, and the note each gets.
+    """
+    alike, _, _ = moved_pairs(vanished, new, new_surface, k, parking=())
+    out = []
+    for i, j in alike:
+        d = vanished[i].placed.centroid.distance(new[j].placed.centroid) / k
+        out.append((i, j, f"an aircraft like it arrived {d:.0f} m away: it may have moved there",
+                    f"an aircraft like it left {d:.0f} m away: it may have moved here"))
+    return out
+
+
 def origin_note(rivals: int) -> str:
     """What to say of a moved aircraft's origin when ``rivals`` others fit it as well."""
     if rivals <= 0:
@@ -692,28 +712,20 @@ def find_changes(
     # one like it left, without claiming it
     left_b = [i for i in range(len(vanished)) if i not in mv_b and vanished[i].score >= min_score]
     left_a = [j for j in range(len(new)) if j not in mv_a and new[j].score >= min_score]
-    alike, _, _ = moved_pairs([vanished[i] for i in left_b], [new[j] for j in left_a],
-                              [new_surface[j] for j in left_a], k, parking=())
-    twin_of_b = {left_b[i]: new[left_a[j]] for i, j in alike}
-    twin_of_a = {left_a[j]: vanished[left_b[i]] for i, j in alike}
-
-    def maybe_moved(a: Aircraft, other: Aircraft | None, what: str) -> str:
-        if other is None:
-            return ""
-        d = a.placed.centroid.distance(other.placed.centroid) / k
-        return f"an aircraft like it {what} {d:.0f} m away: it may have moved {'there' if what == 'arrived' else 'here'}"
-
-    for i in left_b:
+    alike = lookalike_notes([vanished[i] for i in left_b], [new[j] for j in left_a],
+                            [new_surface[j] for j in left_a], k)
+    notes_b = {i: note for i, _, note, _ in alike}
+    notes_a = {j: note for _, j, _, note in alike}
+    for n, i in enumerate(left_b):
         b = vanished[i]
         changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
                             from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
-                            length_m=max(b.length_m, b.span_m),
-                            note=maybe_moved(b, twin_of_b.get(i), "arrived")))
-    for j in left_a:
+                            length_m=max(b.length_m, b.span_m), note=notes_b.get(n, "")))
+    for n, j in enumerate(left_a):
         a = new[j]
         changes.append(dict(cls="appeared", score=a.score, geometry=a.placed, surface=new_surface[j],
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m),
-                            note=maybe_moved(a, twin_of_a.get(j), "left")))
+                            note=notes_a.get(n, "")))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
     # 6. obscured
