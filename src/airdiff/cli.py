@@ -74,6 +74,9 @@ def _errors(f):
 @click.pass_context
 def cli(ctx, verbose, quiet, debug):
     """Compare before/after satellite images of an airfield."""
+    from ._threads import one_heap
+
+    one_heap()  # bounded memory with tiles worked on two threads
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="airdiff: %(levelname)s: %(message)s", stream=sys.stderr)
     logging.getLogger("airdiff").setLevel(level)

@@ -27,9 +27,10 @@ class Options:
     credit: str = ""
     location: str = ""
     #: scenes larger than this (megapixels, either date) are compared tile by tile
-    #: by :func:`compare_files` (see :mod:`airdiff.tiled`); whole, with its two dates on
-    #: two threads, an 8 Mpx pair peaks at about 2 GB
-    tiled_above_mpx: float = 8.0
+    #: by :func:`compare_files` (see :mod:`airdiff.tiled`). Held whole, with its two dates
+    #: on two threads, an 8 Mpx pair peaked at 2.1 GB and took longer than tile by tile
+    #: (1.3 GB; benchmarks/results/scale.md)
+    tiled_above_mpx: float = 6.0
     tile_px: int = 2048
     tile_overlap_m: float = 120.0
 
