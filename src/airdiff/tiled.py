@@ -19,6 +19,8 @@ ever holding a whole scene:
    so an object on a tile edge is neither lost nor reported twice, as long as it is smaller
    than half the overlap. The aligned AFTER and the change magnitude of each core are
    handed to sinks (e.g. :func:`airdiff.io.block_writer`), never assembled in memory.
+   Two tiles are worked on at once, on threads (:mod:`airdiff._threads`); the reads and
+   the sinks stay on the calling thread, in tile order, so the results do not depend on it.
 
 Limits. A **move** is judged inside one tile when both its ends lie in it (always so for
 moves shorter than half the overlap); a longer one whose ends fall in different tiles is
@@ -314,6 +316,7 @@ def compare_tiled(
     n_judged = n_cloud = n_nodata = 0
     tile_of: dict[int, int] = {}
     craft_of: dict[int, Aircraft] = {}
+
     def read(i):
         # reads stay on the calling thread (rasterio datasets are not to be shared across
         # threads); the work on each tile then runs on a worker (see airdiff._threads)
