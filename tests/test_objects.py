@@ -295,3 +295,20 @@ def test_aircraft_on_a_narrow_taxiway_at_1m_is_on_paved_ground():
     assert near is not None
     assert near[200:560, 300].all()  # the taxiway's centre line, well away from the runway
     assert not near[200:560, 100].any() and not near[200:560, 500].any()  # the grass either side
+
+
+@pytest.mark.parametrize("shape", [(300, 257), (7, 7), (5, 4), (1, 9), (13, 2)])
+@pytest.mark.parametrize("r", [1.0, 2.5, 6.0, 6.67])
+def test_disk_extremes_equal_ndimage_filters_with_a_disk(shape, r):
+    from scipy import ndimage as ndi
+
+    from airdiff.objects.detect import _disk_extreme
+
+    g = np.random.default_rng(int(r * 100) + shape[0]).random(shape).astype(np.float32)
+    ri = int(np.ceil(r))
+    yy, xx = np.ogrid[-ri : ri + 1, -ri : ri + 1]
+    disk = (xx * xx + yy * yy) <= r * r + 0.25
+    np.testing.assert_array_equal(_disk_extreme(g, r, np.minimum),
+                                  ndi.minimum_filter(g, footprint=disk, mode="reflect"))
+    np.testing.assert_array_equal(_disk_extreme(g, r, np.maximum),
+                                  ndi.maximum_filter(g, footprint=disk, mode="reflect"))

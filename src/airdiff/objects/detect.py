@@ -131,16 +131,36 @@ def background(f: np.ndarray, *, gsd: float, width_m: float = 12.0) -> np.ndarra
     step = cell_px(gsd)
     cell = step * gsd
     r = max(1.0, 0.5 * width_m / cell)
-    ri = int(np.ceil(r))
-    yy, xx = np.ogrid[-ri : ri + 1, -ri : ri + 1]
-    disk = (xx * xx + yy * yy) <= r * r + 0.25
     out = np.empty(f.shape, np.float32)
     rows, cols = f.shape[1:]
     for k in range(f.shape[0]):
         g = _block_mean(f[k], step) if step > 1 else f[k]
         # opening removes narrow bright objects, the closing then narrow dark ones (shadows)
-        g = ndi.grey_closing(ndi.grey_opening(g, footprint=disk, mode="reflect"), footprint=disk, mode="reflect")
+        g = _disk_extreme(_disk_extreme(g, r, np.minimum), r, np.maximum)
+        g = _disk_extreme(_disk_extreme(g, r, np.maximum), r, np.minimum)
         out[k] = _to_full(g, step, (rows, cols))
+    return out
+
+
+def _disk_extreme(g: np.ndarray, r: float, op) -> np.ndarray:
+    """Minimum (``op=np.minimum``) or maximum of ``g`` over the disk x² + y² ≤ r² + 1/4.
+
+    The same as ``ndi.minimum_filter`` / ``ndi.maximum_filter`` with that disk as footprint
+    and ``mode='reflect'`` (bit for bit; a test checks it), but several times faster for
+    r ≈ 6: the disk is a stack of horizontal runs, each a 1-D running extreme (cost
+    independent of its length), shifted by its row and combined.
+    """
+    ri = int(np.ceil(r))
+    run = {dy: 2 * int(np.floor(np.sqrt(r * r + 0.25 - dy * dy))) + 1
+           for dy in range(-ri, ri + 1) if dy * dy <= r * r + 0.25}
+    filt = ndi.minimum_filter1d if op is np.minimum else ndi.maximum_filter1d
+    rows = {w: np.pad(filt(g, w, axis=1, mode="reflect"), ((ri, ri), (0, 0)), mode="symmetric")
+            for w in set(run.values())}
+    n = g.shape[0]
+    out = None
+    for dy, w in run.items():
+        shifted = rows[w][ri + dy : ri + dy + n]
+        out = shifted.copy() if out is None else op(out, shifted, out=out)
     return out
 
 
