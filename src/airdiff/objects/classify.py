@@ -518,8 +518,9 @@ def find_changes(
     # present in a date where its footprint stands out there), and the aircraft found
     def builtin(scene, mask):
         layers = planes(scene)
+        pixels, _, bg, contrast = layers
         found = detect_aircraft(scene, mask=mask, min_aircraft_m=min_aircraft_m, layers=layers)
-        return layers[3], layers[2], layers[0], found
+        return contrast, bg, pixels, found
 
     if detector is None:
         # the two dates are independent: side by side on a multi-core machine
