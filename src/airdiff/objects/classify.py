@@ -34,7 +34,6 @@ from .detect import (
     SHADOW_DARK,
     SHADOW_SAT,
     Detector,
-    contrast_map,
     detect_aircraft,
     planes,
     shadow_pixels,
@@ -514,23 +513,20 @@ def find_changes(
     mask_b = ~cm.nodata & before.valid
     mask_a = judged & normalised.valid
 
-    # per date: how much each pixel stands out from its local background (an object is
-    # present in a date where its footprint stands out there), and the aircraft found
-    def builtin(scene, mask):
+    # per date: its pixels, how much each stands out from its local background (an object is
+    # present in a date where its footprint stands out there), that background, and the
+    # built-in detector's aircraft; the two dates are independent, so side by side
+    def one_date(scene, mask):
         layers = planes(scene)
         pixels, _, bg, contrast = layers
-        found = detect_aircraft(scene, mask=mask, min_aircraft_m=min_aircraft_m, layers=layers)
-        return contrast, bg, pixels, found
+        found = (detect_aircraft(scene, mask=mask, min_aircraft_m=min_aircraft_m, layers=layers)
+                 if detector is None else None)
+        return pixels, contrast, bg, found
 
-    if detector is None:
-        # the two dates are independent: side by side on a multi-core machine
-        (pres_b, bg_b, fb, found_b), (pres_a, bg_a, fa, found_a) = both(lambda: builtin(before, mask_b),
-                                                                        lambda: builtin(normalised, mask_a))
-    else:
+    (fb, pres_b, bg_b, found_b), (fa, pres_a, bg_a, found_a) = both(lambda: one_date(before, mask_b),
+                                                                    lambda: one_date(normalised, mask_a))
+    if detector is not None:
         # a caller's detector is never called from two threads at once
-        (pres_b, bg_b), (pres_a, bg_a) = both(lambda: contrast_map(before), lambda: contrast_map(normalised))
-        fb = np.nan_to_num(before.as_float())
-        fa = np.nan_to_num(normalised.as_float())
         found_b = list(detector(before, mask=mask_b))
         found_a = list(detector(normalised, mask=mask_a))
     if external:

@@ -185,18 +185,17 @@ def contrast_map(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     return dist, bg
 
 
-def planes(scene: Scene, bg: np.ndarray | None = None):
+def planes(scene: Scene):
     """The layers the detector works on: ``(pixels, smoothed, background, distance)``.
 
     ``pixels`` is the scene as float (NaN as 0), ``smoothed`` it without fine texture,
-    ``background`` its :func:`background` (or ``bg`` when given) and ``distance`` the
+    ``background`` its :func:`background` and ``distance`` the
     colour distance of ``smoothed`` to it (:func:`contrast_map`). Computed once and handed
     to :func:`detect_aircraft` where both the detector and the contrast map are needed.
     """
     f = _float(scene)
     fs = _smoothed(f, scene.gsd)
-    if bg is None:
-        bg = background(fs, gsd=scene.gsd)
+    bg = background(fs, gsd=scene.gsd)
     acc = np.zeros(fs.shape[1:], np.float32)
     for a, b in zip(fs, bg, strict=True):  # band by band: no stack of differences held
         d = a - b
@@ -242,7 +241,6 @@ def detect_aircraft(
     min_aircraft_m: float = 12.0,
     max_aircraft_m: float = 85.0,
     contrast: float = 0.09,
-    bg: np.ndarray | None = None,
     layers: tuple | None = None,
 ) -> list[Aircraft]:
     """Find aircraft-like objects in one scene.
@@ -259,10 +257,8 @@ def detect_aircraft(
         Objects whose largest dimension is above this are not one aircraft.
     contrast : float
         Colour distance to the local background (in [0, 1] units) that marks an object.
-    bg : ndarray, optional
-        Precomputed :func:`background` of the scene.
     layers : tuple, optional
-        Precomputed :func:`planes` of the scene (``bg`` is then ignored).
+        Precomputed :func:`planes` of the scene.
 
     Returns
     -------
@@ -270,7 +266,7 @@ def detect_aircraft(
         Footprints (shadows removed) in ``scene.grid`` map coordinates.
     """
     gsd = scene.gsd
-    f, fs, bg, dist = layers if layers is not None else planes(scene, bg)
+    f, fs, bg, dist = layers if layers is not None else planes(scene)
     nb = f.shape[0]
     vis = slice(0, min(3, nb))
     lum = f[vis].mean(axis=0)
