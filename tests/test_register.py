@@ -181,6 +181,31 @@ def test_recovers_affine_plus_local_warp(texture):
     assert np.median(err) < 0.5 * np.median(err0)
 
 
+def test_mapping_on_a_grid_equals_the_mapping_of_its_points():
+    from airdiff.register import LocalWarp
+    from airdiff.register._fit import before_to_after, warp_at, warp_on_grid
+
+    rng = np.random.default_rng(4)
+    warp = LocalWarp(node_rows=np.array([0.0, 40.0, 130.0, 199.0]), node_cols=np.array([0.0, 90.0, 249.0]),
+                     d_col=rng.normal(0, 1, (4, 3)), d_row=rng.normal(0, 1, (4, 3)))
+    g = np.array([[0.99, 0.03, 12.5], [-0.02, 1.01, -7.25], [0, 0, 1]])
+    # inside the nodes, on them, and beyond them on every side (linear extrapolation)
+    cols = np.array([-30.0, 0.0, 17.3, 90.0, 200.0, 249.0, 300.0])
+    rows = np.array([-5.0, 0.0, 39.9, 40.0, 133.0, 199.0, 260.0])
+    cc, rr = np.meshgrid(cols, rows)
+    for got, want in zip(warp_on_grid(warp, cols, rows), warp_at(warp, cc, rr), strict=True):
+        assert got.shape == (len(rows), len(cols))
+        np.testing.assert_allclose(got, want, atol=1e-12)
+    for w in (warp, None):
+        on_grid = before_to_after(g, w, cols, rows, grid=True)
+        points = before_to_after(g, w, cc, rr)
+        for got, want in zip(on_grid, points, strict=True):
+            np.testing.assert_allclose(got, want, atol=1e-9)
+    # a node value moves the mapping at that node by exactly that much
+    ac, _ = before_to_after(np.eye(3), warp, [90.5], [40.5])
+    assert ac[0] == pytest.approx(90.5 + warp.d_col[1, 1])
+
+
 def test_no_warp_when_affine_suffices(texture):
     m = affine_about_centre(SHAPE, shift_xy=(3.3, 1.1), rot_deg=0.7)
     a_img, inside = render_after(texture, m)

@@ -7,6 +7,7 @@ the moving image by ``s`` to register it with the reference).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +147,7 @@ def phase_correlate(
     low_cut: float = 0.0,
     high_cut: float = 0.4,
     exclude: int = 3,
+    workers: int = _WORKERS,
 ) -> Peak:
     """Phase correlation of two equally shaped, already windowed images.
 
@@ -164,6 +166,8 @@ def phase_correlate(
         Gaussian band-pass on the cross-power spectrum, cycles per pixel.
     exclude : int
         Half-size of the neighbourhood of the peak ignored when looking for the runner-up.
+    workers : int
+        Threads of each FFT (1 where the caller already runs correlations side by side).
 
     Returns
     -------
@@ -171,28 +175,19 @@ def phase_correlate(
         ``ref(x) ~ mov(x - peak.shift_rc)``.
     """
     shape = ref.shape
-    fa = sfft.rfft2(ref, workers=_WORKERS)
-    fb = sfft.rfft2(mov, workers=_WORKERS)
+    fa = sfft.rfft2(ref, workers=workers)
+    fb = sfft.rfft2(mov, workers=workers)
     cross = fa * np.conj(fb)
     del fa, fb
     mag = np.abs(cross)
     floor = np.float32(max(float(mag.max()) * 1e-6, np.finfo(np.float32).tiny))
     cross /= np.maximum(mag, floor)
     del mag
-    # band-pass on the half spectrum
-    fr = sfft.fftfreq(shape[0]).astype(np.float32)
-    fc = sfft.rfftfreq(shape[1]).astype(np.float32)
-    f2 = fr[:, None] ** 2 + fc[None, :] ** 2
-    wgt = np.exp(-f2 / np.float32(high_cut**2))
-    if low_cut > 0:
-        wgt *= 1 - np.exp(-f2 / np.float32(low_cut**2))
+    wgt, gain = _band_pass(shape, high_cut, low_cut)
     cross *= wgt
-    # normalise so that a perfect match gives 1
-    norm = 2 * float(wgt.sum()) - float(wgt[:, 0].sum()) - (float(wgt[:, -1].sum()) if shape[1] % 2 == 0 else 0.0)
-    corr = sfft.irfft2(cross, s=shape, workers=_WORKERS) * np.float32(shape[0] * shape[1] / max(norm, 1e-12))
+    corr = sfft.irfft2(cross, s=shape, workers=workers) * gain
 
-    rows = _signed(np.arange(shape[0]), shape[0])
-    cols = _signed(np.arange(shape[1]), shape[1])
+    rows, cols = _signed_axes(shape)
     allowed = None
     if shift_bounds is not None:
         (r0, r1), (c0, c1) = shift_bounds
@@ -222,6 +217,30 @@ def phase_correlate(
         full = _full_spectrum(cross, shape)
         shift = _refine_dft(full, base, upsample)
     return Peak(shift, height, ratio)
+
+
+@functools.lru_cache(maxsize=16)
+def _band_pass(shape: tuple[int, int], high_cut: float, low_cut: float) -> tuple[np.ndarray, np.float32]:
+    """Gaussian band-pass on an rfft2 half spectrum, and the gain that makes a perfect match 1."""
+    fr = sfft.fftfreq(shape[0]).astype(np.float32)
+    fc = sfft.rfftfreq(shape[1]).astype(np.float32)
+    f2 = fr[:, None] ** 2 + fc[None, :] ** 2
+    wgt = np.exp(-f2 / np.float32(high_cut**2))
+    if low_cut > 0:
+        wgt *= 1 - np.exp(-f2 / np.float32(low_cut**2))
+    # the half spectrum stands for the full one: inner columns count twice
+    norm = 2 * float(wgt.sum()) - float(wgt[:, 0].sum()) - (float(wgt[:, -1].sum()) if shape[1] % 2 == 0 else 0.0)
+    wgt.flags.writeable = False
+    return wgt, np.float32(shape[0] * shape[1] / max(norm, 1e-12))
+
+
+@functools.lru_cache(maxsize=16)
+def _signed_axes(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Signed shifts of the rows and columns of a correlation surface of ``shape``."""
+    out = tuple(_signed(np.arange(n), n) for n in shape)
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def _parabolic3(corr: np.ndarray, pr: int, pc: int) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 
 from .model import LocalWarp
 
-__all__ = ["fit_affine", "ransac_affine", "robust_affine", "fit_warp", "warp_at"]
+__all__ = ["fit_affine", "ransac_affine", "robust_affine", "fit_warp", "warp_at", "warp_on_grid",
+           "before_to_after"]
 
 
 def fit_affine(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -131,17 +132,57 @@ def warp_at(warp: LocalWarp | None, cols: np.ndarray, rows: np.ndarray) -> tuple
     return out[0], out[1]
 
 
+def _weights(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(len(x), len(nodes)) linear interpolation weights, extrapolating outside the nodes."""
+    i, t = _cell(nodes, x)
+    w = np.zeros((len(x), len(nodes)))
+    n = np.arange(len(x))
+    w[n, i] = 1.0 - t
+    w[n, i + 1] = t
+    return w
+
+
+def warp_on_grid(warp: LocalWarp | None, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`warp_at` on the grid of 1-D ``rows`` x ``cols`` (arrays of shape (rows, cols)).
+
+    Bilinear interpolation is separable, so the grid costs two small matrix products
+    instead of a lookup per pixel.
+    """
+    cols = np.asarray(cols, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.float64)
+    if warp is None:
+        z = np.zeros((len(rows), len(cols)))
+        return z, z.copy()
+    wr = _weights(warp.node_rows, rows)
+    wc = _weights(warp.node_cols, cols).T
+    return wr @ warp.d_col @ wc, wr @ warp.d_row @ wc
+
+
+def before_to_after(g: np.ndarray, warp: LocalWarp | None, cols, rows, *,
+                    grid: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """AFTER corner coordinates of BEFORE corner coordinates through the affine ``g`` and ``warp``.
+
+    ``g`` maps BEFORE (col, row, 1) to AFTER. With ``grid``, ``cols`` and ``rows`` are 1-D and
+    the result is on their grid, shape (len(rows), len(cols)).
+    """
+    cols = np.asarray(cols, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.float64)
+    if grid:
+        c, r = cols[None, :], rows[:, None]
+        dc, dr = warp_on_grid(warp, cols - 0.5, rows - 0.5) if warp is not None else (0.0, 0.0)
+    else:
+        c, r = cols, rows
+        dc, dr = warp_at(warp, cols - 0.5, rows - 0.5) if warp is not None else (0.0, 0.0)
+    ac = g[0, 0] * c + g[0, 1] * r + g[0, 2] + dc
+    ar = g[1, 0] * c + g[1, 1] * r + g[1, 2] + dr
+    return ac, ar
+
+
 def _basis(node_rows, node_cols, rows, cols) -> np.ndarray:
     """Bilinear interpolation matrix (n, gr * gc) with linear extrapolation."""
-    gr, gc = len(node_rows), len(node_cols)
-    i, tr = _cell(node_rows, rows)
-    j, tc = _cell(node_cols, cols)
-    b = np.zeros((len(rows), gr * gc))
-    n = np.arange(len(rows))
-    for di, wi in ((0, 1 - tr), (1, tr)):
-        for dj, wj in ((0, 1 - tc), (1, tc)):
-            np.add.at(b, (n, (i + di) * gc + (j + dj)), wi * wj)
-    return b
+    wr = _weights(node_rows, rows)
+    wc = _weights(node_cols, cols)
+    return (wr[:, :, None] * wc[:, None, :]).reshape(len(rows), -1)
 
 
 def _laplacian(gr: int, gc: int) -> np.ndarray:

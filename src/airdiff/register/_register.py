@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._threads import ordered_map
 from ..scene import Scene
 from ._corr import block_mean, feature_image, hann2d, phase_correlate, prepare, tukey2d
-from ._fit import apply_affine, fit_warp, ransac_affine, robust_affine, warp_at
+from ._fit import apply_affine, before_to_after, fit_warp, ransac_affine, robust_affine, warp_at
 from ._global import global_model
 from .model import LocalWarp, Registration
 
@@ -178,15 +179,46 @@ def _window_centres(shape: tuple[int, int], w: int, max_n: int = 12) -> np.ndarr
     return np.column_stack([rr.ravel(), cc.ravel()])
 
 
-def _before_to_after_full(g: np.ndarray, warp: LocalWarp | None, cols, rows):
-    """AFTER corner coords of BEFORE corner coords (full resolution) through G + warp."""
-    ac = g[0, 0] * cols + g[0, 1] * rows + g[0, 2]
-    ar = g[1, 0] * cols + g[1, 1] * rows + g[1, 2]
-    if warp is not None:
-        dc, dr = warp_at(warp, cols - 0.5, rows - 0.5)
-        ac = ac + dc
-        ar = ar + dr
-    return ac, ar
+def _inner_at(inner: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """True where bilinear sampling of ``inner`` at (row, col) ``coords`` touches inner pixels only."""
+    # a pixel whose 2 x 2 block from it down and right is all inner
+    block = inner[:-1, :-1] & inner[1:, :-1] & inner[:-1, 1:] & inner[1:, 1:]
+    r0 = np.floor(coords[0]).astype(np.intp)
+    c0 = np.floor(coords[1]).astype(np.intp)
+    ok = (r0 >= 0) & (c0 >= 0) & (r0 < block.shape[0]) & (c0 < block.shape[1])
+    return ok & block[np.where(ok, r0, 0), np.where(ok, c0, 0)]
+
+
+def _sample_after(coords: np.ndarray, feat: np.ndarray, inner: np.ndarray,
+                  order: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """AFTER features (spline ``order``) and inner mask at (row, col) ``coords`` of the arrays given."""
+    fa = ndi.map_coordinates(feat, coords, order=order, mode="constant", cval=0.0, output=np.float32)
+    return fa, _inner_at(inner, coords)
+
+
+def _after_on_before(lev: _Level, g: np.ndarray, warp: LocalWarp | None, order: int,
+                     block_rows: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """AFTER's features and inner mask of a level resampled onto BEFORE's grid of that level."""
+    f = lev.factor
+    hb, wb = lev.shape_b
+    ha, wa = lev.shape_a
+    cols = (np.arange(wb) + 0.5) * f
+
+    def block(r0):
+        rows = (np.arange(r0, min(hb, r0 + block_rows)) + 0.5) * f
+        ac, ar = before_to_after(g, warp, cols, rows, grid=True)
+        ir, ic = ar / f - 0.5, ac / f - 0.5
+        # the AFTER rows and columns these need, with a margin for the cubic spline
+        sr0, sr1 = int(np.clip(np.floor(ir.min()) - 4, 0, ha)), int(np.clip(np.ceil(ir.max()) + 5, 0, ha))
+        sc0, sc1 = int(np.clip(np.floor(ic.min()) - 4, 0, wa)), int(np.clip(np.ceil(ic.max()) + 5, 0, wa))
+        if sr1 - sr0 < 2 or sc1 - sc0 < 2:
+            z = np.zeros(ir.shape, np.float32)
+            return z, z > 0
+        coords = np.stack([ir - sr0, ic - sc0])
+        return _sample_after(coords, lev.feat_a[sr0:sr1, sc0:sc1], lev.inner_a[sr0:sr1, sc0:sc1], order)
+
+    parts = list(ordered_map(block, range(0, hb, block_rows)))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 @dataclass
@@ -199,52 +231,75 @@ class _Ties:
 
 
 def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
-                 upsample: int, tex_min: float, max_n: int = 12) -> _Ties:
-    """Tie points at one level: BEFORE windows against AFTER windows resampled through G + warp."""
+                 upsample: int, tex_min: float, max_n: int = 12, order: int = 3) -> _Ties:
+    """Tie points at one level: BEFORE windows against AFTER windows resampled through G + warp.
+
+    AFTER is resampled with splines of ``order``; rounds that only prepare the model for the
+    next one use bilinear (1): the next round measures what is left.
+
+    Windows are read on the calling thread (a lazy level reads files) and matched on
+    :func:`airdiff._threads.threads` threads; the result does not depend on their number.
+    """
     f = lev.factor
     hb, wbb = lev.shape_b
     ha, wa = lev.shape_a
-    tl = _window_centres((hb, wbb), w, max_n)
     han = hann2d((w, w))
-    jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(w) + 0.5)
-    before, after, heights, ratios = [], [], [], []
-    tried = 0
-    for r0, c0 in tl:
-        fb, mb = lev.win_b(r0, c0, w, w)
-        if mb.mean() < 0.7:
-            continue
-        # BEFORE window pixel centres -> AFTER level-f pixel index coordinates
-        ac, ar = _before_to_after_full(g, warp, (c0 + jj) * f, (r0 + ii) * f)
-        ic = ac / f - 0.5
-        ir = ar / f - 0.5
-        cmin, cmax = np.floor(ic.min()) - 4, np.ceil(ic.max()) + 5
-        rmin, rmax = np.floor(ir.min()) - 4, np.ceil(ir.max()) + 5
-        if cmax < 0 or rmax < 0 or cmin >= wa or rmin >= ha:
-            continue
-        sr0, sr1 = int(max(0, rmin)), int(min(ha, rmax))
-        sc0, sc1 = int(max(0, cmin)), int(min(wa, cmax))
-        if sr1 - sr0 < 8 or sc1 - sc0 < 8:
-            continue
-        coords = np.stack([ir - sr0, ic - sc0])
-        sub_fa, sub_ia = lev.win_a(sr0, sc0, sr1 - sr0, sc1 - sc0)
-        fa = ndi.map_coordinates(sub_fa, coords, order=3, mode="constant",
-                                 cval=0.0, output=np.float32)
-        ma = ndi.map_coordinates(sub_ia.astype(np.float32), coords,
-                                 order=1, mode="constant", cval=0.0, output=np.float32) > 0.999
+    centres = np.arange(w) + 0.5
+    corners = _window_centres((hb, wbb), w, max_n)
+    # overlapping windows that together cover the level more than once: resample all of
+    # AFTER once instead of window by window (a level held in memory only)
+    whole = isinstance(lev, _Level) and len(corners) * w * w > 1.5 * hb * wbb
+    if whole:
+        on_b, on_b_inner = _after_on_before(lev, g, warp, order)
+
+    def windows():
+        for r0, c0 in corners:
+            fb, mb = lev.win_b(r0, c0, w, w)
+            if mb.mean() < 0.7:
+                continue
+            if whole:
+                win = (slice(r0, r0 + w), slice(c0, c0 + w))
+                yield r0, c0, fb, mb, on_b[win], on_b_inner[win], None
+                continue
+            # BEFORE window pixel centres -> AFTER level-f pixel index coordinates
+            ac, ar = before_to_after(g, warp, (c0 + centres) * f, (r0 + centres) * f, grid=True)
+            ic = ac / f - 0.5
+            ir = ar / f - 0.5
+            cmin, cmax = np.floor(ic.min()) - 4, np.ceil(ic.max()) + 5
+            rmin, rmax = np.floor(ir.min()) - 4, np.ceil(ir.max()) + 5
+            if cmax < 0 or rmax < 0 or cmin >= wa or rmin >= ha:
+                continue
+            sr0, sr1 = int(max(0, rmin)), int(min(ha, rmax))
+            sc0, sc1 = int(max(0, cmin)), int(min(wa, cmax))
+            if sr1 - sr0 < 8 or sc1 - sc0 < 8:
+                continue
+            coords = np.stack([ir - sr0, ic - sc0])
+            yield r0, c0, fb, mb, None, None, (coords, *lev.win_a(sr0, sc0, sr1 - sr0, sc1 - sc0))
+
+    def match(item):
+        r0, c0, fb, mb, fa, ma, source = item
+        if source is not None:
+            fa, ma = _sample_after(*source, order=order)
         m = mb & ma
-        if m.mean() < 0.7:
-            continue
-        if fb[m].std() < tex_min or fa[m].std() < tex_min:
-            continue
-        tried += 1
+        if m.mean() < 0.7 or fb[m].std() < tex_min or fa[m].std() < tex_min:
+            return None
         wgt = han * m
         pk = phase_correlate(prepare(fb, wgt, None), prepare(fa, wgt, None), max_shift=w / 4,
-                             upsample=upsample, high_cut=0.35)
+                             upsample=upsample, high_cut=0.35, workers=1)
+        p = np.array([c0 + w / 2.0, r0 + w / 2.0])  # level-f corner coords of the centre
+        return p, pk
+
+    before, after, heights, ratios = [], [], [], []
+    tried = 0
+    for out in ordered_map(match, windows()):
+        if out is None:
+            continue
+        tried += 1
+        p, pk = out
         if pk.height <= 0:
             continue
-        p = np.array([c0 + w / 2.0, r0 + w / 2.0])  # level-f corner coords of the centre
         q = p - pk.shift_rc[::-1]
-        qa = _before_to_after_full(g, warp, np.array([q[0] * f]), np.array([q[1] * f]))
+        qa = before_to_after(g, warp, np.array([q[0] * f]), np.array([q[1] * f]))
         before.append(p * f)
         after.append([qa[0][0], qa[1][0]])
         heights.append(pk.height)
@@ -424,8 +479,9 @@ def _solve(levels, factors, *, before_shape, after_shape, after_valid_at, gsd, s
         w = w_full if f == 1 else 64
         if min(lev.shape_b) < w or min(lev.shape_a) < w:
             continue
-        ties = _match_level(lev, g, warp, w=w, upsample=20 if f == 1 else 4, tex_min=tex_min,
-                            max_n=12 if k == len(rounds) - 1 else _EARLY_ROUND_N)
+        last = k == len(rounds) - 1
+        ties = _match_level(lev, g, warp, w=w, upsample=20 if last else 4, order=3 if last else 1,
+                            tex_min=tex_min, max_n=12 if last else _EARLY_ROUND_N)
         good = (ties.ratio >= 1.8) & (ties.height >= 0.03)
         src, dst = ties.before, ties.after
         log.debug("round %d level %d: %d windows, %d matched, %d good", k, f, ties.tried,
@@ -483,7 +539,7 @@ def _solve(levels, factors, *, before_shape, after_shape, after_valid_at, gsd, s
     hb, wb = before_shape
     ev = np.array([[c, r] for c in np.linspace(0.1, 0.9, 5) * wb for r in np.linspace(0.1, 0.9, 5) * hb])
     # evaluate only where AFTER has data
-    ac, ar = _before_to_after_full(g, warp, ev[:, 0], ev[:, 1])
+    ac, ar = before_to_after(g, warp, ev[:, 0], ev[:, 1])
     ii = np.clip((ar - 0.5).round().astype(int), -1, after_shape[0])
     jj = np.clip((ac - 0.5).round().astype(int), -1, after_shape[1])
     inside = (ii >= 0) & (jj >= 0) & (ii < after_shape[0]) & (jj < after_shape[1])

@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 from ..errors import NoOverlapError
 from ..grid import Grid
 from ..scene import Scene
-from ._fit import warp_at
+from ._fit import before_to_after
 from .model import Registration
 
 __all__ = ["common_grid", "check_overlap", "apply", "window_registration", "after_window"]
@@ -162,16 +162,7 @@ def common_grid(before: Scene, after: Scene, *, margin_m: float = 150.0,
 
 def before_to_after_px(registration: Registration, cols, rows) -> tuple[np.ndarray, np.ndarray]:
     """AFTER (common grid) corner coordinates of BEFORE corner coordinates (model + warp)."""
-    g = np.linalg.inv(registration.matrix)
-    cols = np.asarray(cols, dtype=np.float64)
-    rows = np.asarray(rows, dtype=np.float64)
-    ac = g[0, 0] * cols + g[0, 1] * rows + g[0, 2]
-    ar = g[1, 0] * cols + g[1, 1] * rows + g[1, 2]
-    if registration.warp is not None:
-        dc, dr = warp_at(registration.warp, cols - 0.5, rows - 0.5)
-        ac = ac + dc
-        ar = ar + dr
-    return ac, ar
+    return before_to_after(np.linalg.inv(registration.matrix), registration.warp, cols, rows)
 
 
 def window_registration(registration: Registration, before_rc: tuple[int, int],
@@ -221,8 +212,7 @@ def after_window(registration: Registration, row_off: int, col_off: int, height:
     n = 9
     rr = row_off + np.linspace(0, height, n)
     cc = col_off + np.linspace(0, width, n)
-    gc, gr = np.meshgrid(cc, rr)
-    ac, ar = before_to_after_px(registration, gc.ravel(), gr.ravel())
+    ac, ar = before_to_after(np.linalg.inv(registration.matrix), registration.warp, cc, rr, grid=True)
     r0 = int(np.floor(ar.min())) - margin
     r1 = int(np.ceil(ar.max())) + margin
     c0 = int(np.floor(ac.min())) - margin
@@ -288,14 +278,14 @@ def apply(after: Scene, registration: Registration, grid: Grid, *, order: int = 
     ar_n, ac_n = after.shape
     margin = 8 if order == 3 else 2
     cc = np.arange(cols_out, dtype=np.float64) + 0.5
+    g = np.linalg.inv(registration.matrix)
     for r0 in range(0, rows_out, block_rows):
         r1 = min(rows_out, r0 + block_rows)
         rr = np.arange(r0, r1, dtype=np.float64) + 0.5
-        bc, br = np.meshgrid(cc, rr)
-        ac, ar = before_to_after_px(registration, bc, br)
+        ac, ar = before_to_after(g, registration.warp, cc, rr, grid=True)
         ic = ac - 0.5  # AFTER pixel-index coordinates
         ir = ar - 0.5
-        del bc, br, ac, ar
+        del ac, ar
         ii = np.rint(ir).astype(np.int64)
         jj = np.rint(ic).astype(np.int64)
         inside = (ii >= 0) & (ii < ar_n) & (jj >= 0) & (jj < ac_n)
