@@ -20,6 +20,7 @@ __all__ = [
     "feature_image",
     "hann2d",
     "phase_correlate",
+    "phase_correlate_many",
     "prepare",
     "tukey2d",
 ]
@@ -107,13 +108,15 @@ def feature_image(lum: np.ndarray, usable: np.ndarray, *, sigma: float = 1.0) ->
 
 
 def prepare(feat: np.ndarray, weight: np.ndarray, window: np.ndarray | None) -> np.ndarray:
-    """Zero-mean (over ``weight > 0``) feature times ``weight`` times ``window``, float32."""
+    """Zero-mean (over ``weight > 0``) feature times ``weight`` times ``window``, float32.
+
+    ``feat`` and ``weight`` may be stacks (..., rows, cols): each image is prepared alone.
+    """
     w = weight.astype(np.float32, copy=False)
-    sw = float(w.sum())
-    if sw <= 0:
-        return np.zeros(feat.shape, np.float32)
-    mean = float((feat * w).sum(dtype=np.float64) / sw)
-    out = (feat - np.float32(mean)) * w
+    axes = (-2, -1)
+    sw = w.sum(axis=axes, dtype=np.float64, keepdims=True)
+    mean = (feat * w).sum(axis=axes, dtype=np.float64, keepdims=True) / np.where(sw > 0, sw, 1.0)
+    out = (feat - mean.astype(np.float32)) * w
     if window is not None:
         out *= window
     return out.astype(np.float32, copy=False)
@@ -167,25 +170,52 @@ def phase_correlate(
     exclude : int
         Half-size of the neighbourhood of the peak ignored when looking for the runner-up.
     workers : int
-        Threads of each FFT (1 where the caller already runs correlations side by side).
+        Threads of each FFT.
 
     Returns
     -------
     Peak
         ``ref(x) ~ mov(x - peak.shift_rc)``.
     """
-    shape = ref.shape
-    fa = sfft.rfft2(ref, workers=workers)
-    fb = sfft.rfft2(mov, workers=workers)
+    shifts, heights, ratios = phase_correlate_many(
+        ref[None], mov[None], max_shift=max_shift, shift_bounds=shift_bounds, upsample=upsample,
+        low_cut=low_cut, high_cut=high_cut, exclude=exclude, workers=workers)
+    return Peak(shifts[0], float(heights[0]), float(ratios[0]))
+
+
+def phase_correlate_many(
+    ref: np.ndarray,
+    mov: np.ndarray,
+    *,
+    max_shift: float | tuple[float, float] | None = None,
+    shift_bounds: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    upsample: int = 1,
+    low_cut: float = 0.0,
+    high_cut: float = 0.4,
+    exclude: int = 3,
+    workers: int = _WORKERS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`phase_correlate` of a stack of window pairs at once.
+
+    ``ref`` and ``mov`` have shape (n, rows, cols); one call does the work of n without n
+    rounds of Python, and its FFTs spread over ``workers`` threads. Returns the shifts
+    (n, 2), heights (n,) and ratios (n,) of the peaks; a pair without a positive peak has
+    shift 0, height 0 and ratio 1.
+    """
+    n, *shape = ref.shape
+    shape = tuple(shape)
+    axes = (-2, -1)
+    fa = sfft.rfft2(ref, axes=axes, workers=workers)
+    fb = sfft.rfft2(mov, axes=axes, workers=workers)
     cross = fa * np.conj(fb)
     del fa, fb
     mag = np.abs(cross)
-    floor = np.float32(max(float(mag.max()) * 1e-6, np.finfo(np.float32).tiny))
+    floor = np.maximum(mag.max(axis=axes, keepdims=True) * np.float32(1e-6), np.finfo(np.float32).tiny)
     cross /= np.maximum(mag, floor)
     del mag
     wgt, gain = _band_pass(shape, high_cut, low_cut)
     cross *= wgt
-    corr = sfft.irfft2(cross, s=shape, workers=workers) * gain
+    corr = sfft.irfft2(cross, s=shape, axes=axes, workers=workers) * gain
 
     rows, cols = _signed_axes(shape)
     allowed = None
@@ -196,27 +226,27 @@ def phase_correlate(
         mr, mc = (max_shift, max_shift) if np.isscalar(max_shift) else max_shift
         allowed = (np.abs(rows) <= mr)[:, None] & (np.abs(cols) <= mc)[None, :]
     search = corr if allowed is None else np.where(allowed, corr, -np.inf)
-    k = int(np.argmax(search))
-    pr, pc = divmod(k, shape[1])
-    height = float(corr[pr, pc])
-    if not np.isfinite(height) or height <= 0:
-        return Peak(np.zeros(2), 0.0, 1.0)
+    idx = np.arange(n)
+    pr, pc = np.divmod(np.argmax(search.reshape(n, -1), axis=1), shape[1])
+    height = corr[idx, pr, pc].astype(np.float64)
     # runner-up away from the peak (circular neighbourhood)
-    dr = np.abs(_signed((np.arange(shape[0]) - pr) % shape[0], shape[0]))
-    dc = np.abs(_signed((np.arange(shape[1]) - pc) % shape[1], shape[1]))
-    near = (dr <= exclude)[:, None] & (dc <= exclude)[None, :]
-    other = np.where(near, -np.inf, search)
-    second = float(np.max(other)) if np.isfinite(other).any() else 0.0
-    ratio = height / second if second > 0 else float("inf")
+    dr = np.abs(_signed((np.arange(shape[0])[None, :] - pr[:, None]) % shape[0], shape[0])) <= exclude
+    dc = np.abs(_signed((np.arange(shape[1])[None, :] - pc[:, None]) % shape[1], shape[1])) <= exclude
+    other = np.where(dr[:, :, None] & dc[:, None, :], -np.inf, search).reshape(n, -1).max(axis=1)
+    second = np.where(np.isfinite(other), other, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(second > 0, height / np.where(second > 0, second, 1.0), np.inf)
 
-    base = np.array([rows[pr], cols[pc]], dtype=np.float64)
+    base = np.column_stack([rows[pr], cols[pc]]).astype(np.float64)
     if upsample <= 1:
-        sub = _parabolic3(corr, pr, pc)
-        shift = base + sub
+        shift = base + np.array([_parabolic3(corr[i], pr[i], pc[i]) for i in range(n)]).reshape(n, 2)
     else:
-        full = _full_spectrum(cross, shape)
-        shift = _refine_dft(full, base, upsample)
-    return Peak(shift, height, ratio)
+        shift = _refine_dft(_full_spectrum(cross, shape), base, upsample)
+    bad = ~np.isfinite(height) | (height <= 0)
+    shift[bad] = 0.0
+    height[bad] = 0.0
+    ratio[bad] = 1.0
+    return shift, height, ratio
 
 
 @functools.lru_cache(maxsize=16)
@@ -260,37 +290,43 @@ def _parabolic3(corr: np.ndarray, pr: int, pc: int) -> np.ndarray:
 
 
 def _full_spectrum(half: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Full complex spectrum from an rfft2 half spectrum (Hermitian symmetry)."""
+    """Full complex spectra (n, rows, cols) from rfft2 half spectra (Hermitian symmetry)."""
     n0, n1 = shape
-    full = np.empty((n0, n1), np.complex64)
-    nh = half.shape[1]
-    full[:, :nh] = half
+    full = np.empty((half.shape[0], n0, n1), np.complex64)
+    nh = half.shape[-1]
+    full[..., :nh] = half
     if n1 - nh > 0:
         # F[k0, k1] = conj(F[-k0, -k1]) for the missing columns k1 = nh..n1-1
-        k1 = np.arange(nh, n1)
-        src_c = (-k1) % n1
+        src_c = (-np.arange(nh, n1)) % n1
         src_r = (-np.arange(n0)) % n0
-        full[:, nh:] = np.conj(half[src_r][:, src_c])
+        full[..., nh:] = np.conj(half[:, src_r][:, :, src_c])
     return full
 
 
 def _refine_dft(spec: np.ndarray, base: np.ndarray, up: int) -> np.ndarray:
-    """Sub-pixel peak by evaluating the inverse DFT on a fine grid around ``base``."""
-    n0, n1 = spec.shape
+    """Sub-pixel peaks by evaluating the inverse DFTs on a fine grid around ``base``.
+
+    ``spec`` (n, rows, cols) full spectra, ``base`` (n, 2) integer peaks; returns (n, 2).
+    """
+    n, n0, n1 = spec.shape
     n_half = int(np.ceil(0.75 * up))  # the true peak is within 0.5 px of the integer one
     offs = np.arange(-n_half, n_half + 1, dtype=np.float64) / up
-    sr = base[0] + offs
-    sc = base[1] + offs
+    sr = base[:, :1] + offs  # (n, m)
+    sc = base[:, 1:] + offs
     fr = sfft.fftfreq(n0)
     fc = sfft.fftfreq(n1)
-    er = np.exp(2j * np.pi * sr[:, None] * fr[None, :]).astype(np.complex64)
-    ec = np.exp(2j * np.pi * fc[:, None] * sc[None, :]).astype(np.complex64)
+    er = np.exp(2j * np.pi * sr[:, :, None] * fr[None, None, :]).astype(np.complex64)  # (n, m, rows)
+    ec = np.exp(2j * np.pi * fc[None, :, None] * sc[:, None, :]).astype(np.complex64)  # (n, cols, m)
     fine = (er @ (spec @ ec)).real
-    i, j = np.unravel_index(int(np.argmax(fine)), fine.shape)
-    sub = _parabolic3(fine, int(i), int(j))
-    # no wrap on the fine grid: at the border keep the grid value
-    if i in (0, fine.shape[0] - 1):
-        sub[0] = 0.0
-    if j in (0, fine.shape[1] - 1):
-        sub[1] = 0.0
-    return np.array([sr[i] + sub[0] / up, sc[j] + sub[1] / up])
+    out = np.empty((n, 2))
+    m = fine.shape[1]
+    for k in range(n):
+        i, j = np.unravel_index(int(np.argmax(fine[k])), fine[k].shape)
+        sub = _parabolic3(fine[k], int(i), int(j))
+        # no wrap on the fine grid: at the border keep the grid value
+        if i in (0, m - 1):
+            sub[0] = 0.0
+        if j in (0, m - 1):
+            sub[1] = 0.0
+        out[k] = sr[k, i] + sub[0] / up, sc[k, j] + sub[1] / up
+    return out

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from .._threads import ordered_map
+from .._threads import both, ordered_map, threads
 from ..scene import Scene
-from ._corr import block_mean, feature_image, hann2d, phase_correlate, prepare, tukey2d
+from ._corr import block_mean, feature_image, hann2d, phase_correlate_many, prepare, tukey2d
 from ._fit import apply_affine, before_to_after, fit_warp, ransac_affine, robust_affine, warp_at
 from ._global import global_model
 from .model import LocalWarp, Registration
@@ -237,8 +237,9 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
     AFTER is resampled with splines of ``order``; rounds that only prepare the model for the
     next one use bilinear (1): the next round measures what is left.
 
-    Windows are read on the calling thread (a lazy level reads files) and matched on
-    :func:`airdiff._threads.threads` threads; the result does not depend on their number.
+    Windows are read on the calling thread (a lazy level reads files), resampled on
+    :func:`airdiff._threads.threads` threads and correlated together in one stack; the
+    result does not depend on the number of threads.
     """
     f = lev.factor
     hb, wbb = lev.shape_b
@@ -276,36 +277,38 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
             coords = np.stack([ir - sr0, ic - sc0])
             yield r0, c0, fb, mb, None, None, (coords, *lev.win_a(sr0, sc0, sr1 - sr0, sc1 - sc0))
 
-    def match(item):
+    def sampled(item):
         r0, c0, fb, mb, fa, ma, source = item
         if source is not None:
             fa, ma = _sample_after(*source, order=order)
-        m = mb & ma
-        if m.mean() < 0.7 or fb[m].std() < tex_min or fa[m].std() < tex_min:
-            return None
-        wgt = han * m
-        pk = phase_correlate(prepare(fb, wgt, None), prepare(fa, wgt, None), max_shift=w / 4,
-                             upsample=upsample, high_cut=0.35, workers=1)
-        p = np.array([c0 + w / 2.0, r0 + w / 2.0])  # level-f corner coords of the centre
-        return p, pk
+        return (c0 + w / 2.0, r0 + w / 2.0), fb, mb, fa, ma
 
-    before, after, heights, ratios = [], [], [], []
-    tried = 0
-    for out in ordered_map(match, windows()):
-        if out is None:
-            continue
-        tried += 1
-        p, pk = out
-        if pk.height <= 0:
-            continue
-        q = p - pk.shift_rc[::-1]
-        qa = before_to_after(g, warp, np.array([q[0] * f]), np.array([q[1] * f]))
-        before.append(p * f)
-        after.append([qa[0][0], qa[1][0]])
-        heights.append(pk.height)
-        ratios.append(pk.ratio)
-    return _Ties(np.array(before).reshape(-1, 2), np.array(after).reshape(-1, 2),
-                 np.array(heights), np.array(ratios), tried)
+    # (nothing left to resample when AFTER was resampled whole)
+    got = [sampled(it) for it in windows()] if whole else list(ordered_map(sampled, windows()))
+    if not got:
+        return _Ties(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), 0)
+    p, fb, mb, fa, ma = (np.array(v) for v in zip(*got, strict=True))
+    del got
+    m = mb & ma
+    n_m = m.sum(axis=(1, 2))
+
+    def spread(x):  # standard deviation over each window's mask
+        mean = (x * m).sum(axis=(1, 2)) / np.maximum(n_m, 1)
+        return np.sqrt(((x - mean[:, None, None]) ** 2 * m).sum(axis=(1, 2)) / np.maximum(n_m, 1))
+
+    keep = (n_m >= 0.7 * w * w) & (spread(fb) >= tex_min) & (spread(fa) >= tex_min)
+    p, m, fb, fa = p[keep], m[keep], fb[keep], fa[keep]
+    if not len(p):
+        return _Ties(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), 0)
+    wgt = han * m
+    # level-f corner coords of the window centres, and all windows correlated in one go
+    shifts, heights, ratios = phase_correlate_many(
+        prepare(fb, wgt, None), prepare(fa, wgt, None), max_shift=w / 4,
+        upsample=upsample, high_cut=0.35, workers=threads())
+    hit = heights > 0
+    q = (p - shifts[:, ::-1])[hit] * f
+    qa = before_to_after(g, warp, q[:, 0], q[:, 1])
+    return _Ties(p[hit] * f, np.column_stack(qa), heights[hit], ratios[hit], len(p))
 
 
 def _predicted_std(src: np.ndarray, sigma: float, pts: np.ndarray) -> np.ndarray:
@@ -390,10 +393,18 @@ def _register_impl(
         return _failed("AFTER is not on BEFORE's grid; pass common_grid(before, after) as AFTER",
                        gsd)
 
-    lb = before.luminance()
-    la = after.luminance()
-    usable_b, sat_b = _usable(before, lb)
-    usable_a, sat_a = _usable(after, la)
+    factors = _pyramid_factors(before.shape, after.shape)
+
+    def one_date(scene):
+        # brightness, the usable (valid, unsaturated) pixels and features at every level
+        lum = scene.luminance()
+        usable, sat = _usable(scene, lum)
+        pyr = _pyramid(lum, usable, factors)
+        del lum
+        return usable, sat, {f: feature_image(*pyr[f], sigma=FEATURE_SIGMA) for f in factors}
+
+    (usable_b, sat_b, feats_b), (usable_a, sat_a, feats_a) = both(lambda: one_date(before),
+                                                                  lambda: one_date(after))
     method = "gradient phase correlation"
     for label, sc, sat, us in (("BEFORE", before, sat_b, usable_b), ("AFTER", after, sat_a, usable_a)):
         if not sc.valid.any():
@@ -403,18 +414,8 @@ def _register_impl(
                            "choose a clearer image of this date", gsd, method=method)
         if us.sum() < 64 * 64:
             return _failed(f"{label} has too few clear pixels to align", gsd, method=method)
-
-    # --- pyramid ----------------------------------------------------------------------
-    factors = _pyramid_factors(before.shape, after.shape)
-    pyr_b = _pyramid(lb, usable_b, factors)
-    pyr_a = _pyramid(la, usable_a, factors)
-    del lb, la
-    levels: dict[int, _Level] = {}
-    for f in factors:
-        fb, ib = feature_image(*pyr_b[f], sigma=FEATURE_SIGMA)
-        fa, ia = feature_image(*pyr_a[f], sigma=FEATURE_SIGMA)
-        levels[f] = _Level(f, fb, ib, fa, ia)
-    del pyr_b, pyr_a
+    levels = {f: _Level(f, *feats_b[f], *feats_a[f]) for f in factors}
+    del feats_b, feats_a
 
     def after_valid_at(ii, jj):
         return after.valid[ii, jj]
