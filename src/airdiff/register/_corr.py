@@ -297,9 +297,8 @@ def _full_spectrum(half: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     full[..., :nh] = half
     if n1 - nh > 0:
         # F[k0, k1] = conj(F[-k0, -k1]) for the missing columns k1 = nh..n1-1
-        src_c = (-np.arange(nh, n1)) % n1
         src_r = (-np.arange(n0)) % n0
-        full[..., nh:] = np.conj(half[:, src_r][:, :, src_c])
+        np.conj(half[:, src_r, n1 - nh:0:-1], out=full[..., nh:])
     return full
 
 
@@ -315,8 +314,12 @@ def _refine_dft(spec: np.ndarray, base: np.ndarray, up: int) -> np.ndarray:
     sc = base[:, 1:] + offs
     fr = sfft.fftfreq(n0)
     fc = sfft.fftfreq(n1)
-    er = np.exp(2j * np.pi * sr[:, :, None] * fr[None, None, :]).astype(np.complex64)  # (n, m, rows)
-    ec = np.exp(2j * np.pi * fc[None, :, None] * sc[:, None, :]).astype(np.complex64)  # (n, cols, m)
+    # exp(2 pi i (base + off) f) = exp(2 pi i base f) exp(2 pi i off f): one small table of
+    # exponentials shared by all windows, times a phase per window
+    tab_r = np.exp(2j * np.pi * offs[:, None] * fr[None, :]).astype(np.complex64)  # (m, rows)
+    tab_c = np.exp(2j * np.pi * fc[:, None] * offs[None, :]).astype(np.complex64)  # (cols, m)
+    er = np.exp(2j * np.pi * base[:, :1] * fr[None, :]).astype(np.complex64)[:, None, :] * tab_r
+    ec = np.exp(2j * np.pi * base[:, 1:] * fc[None, :]).astype(np.complex64)[:, :, None] * tab_c
     fine = (er @ (spec @ ec)).real
     out = np.empty((n, 2))
     m = fine.shape[1]

@@ -290,13 +290,15 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
     p, fb, mb, fa, ma = (np.array(v) for v in zip(*got, strict=True))
     del got
     m = mb & ma
-    n_m = m.sum(axis=(1, 2))
+    n_m = np.maximum(m.sum(axis=(1, 2)), 1)
 
     def spread(x):  # standard deviation over each window's mask
-        mean = (x * m).sum(axis=(1, 2)) / np.maximum(n_m, 1)
-        return np.sqrt(((x - mean[:, None, None]) ** 2 * m).sum(axis=(1, 2)) / np.maximum(n_m, 1))
+        xm = np.where(m, x, np.float32(0))
+        mean = xm.sum(axis=(1, 2), dtype=np.float64) / n_m
+        var = (xm * xm).sum(axis=(1, 2), dtype=np.float64) / n_m - mean**2
+        return np.sqrt(np.maximum(var, 0.0))
 
-    keep = (n_m >= 0.7 * w * w) & (spread(fb) >= tex_min) & (spread(fa) >= tex_min)
+    keep = (m.sum(axis=(1, 2)) >= 0.7 * w * w) & (spread(fb) >= tex_min) & (spread(fa) >= tex_min)
     p, m, fb, fa = p[keep], m[keep], fb[keep], fa[keep]
     if not len(p):
         return _Ties(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), 0)
