@@ -164,6 +164,14 @@ def _scaled(m: np.ndarray, f: float) -> np.ndarray:
 #: registration benchmark the final error is no worse (median 0.064 px against 0.067, p95
 #: 0.120 against 0.136), in 0.7x the time
 _EARLY_ROUND_N = 7
+#: windows per side in the last round, at most (0.6 window apart, so fewer on small scenes)
+_FINAL_ROUND_N = 16
+#: side of the full-resolution tie-point windows (64 on scenes under 640 px). A window
+#: measures the mean shift of its content, so a smaller one places it more exactly where a
+#: distortion varies; on the registration benchmark 96 px windows (16 x 16 in the last
+#: round) give median / p95 0.050 / 0.101 px against 0.064 / 0.121 with 128 px (12 x 12),
+#: in the same time. At 64 or 80 px the NAIP pair (10 m against 3 m) is refused.
+_WINDOW_PX = 96
 
 
 def _window_centres(shape: tuple[int, int], w: int, max_n: int = 12) -> np.ndarray:
@@ -470,7 +478,7 @@ def _solve(levels, factors, *, before_shape, after_shape, after_valid_at, gsd, s
 
     # --- tie points, coarse to fine -------------------------------------------------------
     small = min(*before_shape, *after_shape)
-    w_full = 128 if small >= 640 else 64
+    w_full = _WINDOW_PX if small >= 640 else 64
     rounds = [f for f in factors[1:]] + [1, 1] if top > 1 else [1, 1, 1]
     warp: LocalWarp | None = None
     ties = None
@@ -484,7 +492,7 @@ def _solve(levels, factors, *, before_shape, after_shape, after_valid_at, gsd, s
             continue
         last = k == len(rounds) - 1
         ties = _match_level(lev, g, warp, w=w, upsample=20 if last else 4, order=3 if last else 1,
-                            tex_min=tex_min, max_n=12 if last else _EARLY_ROUND_N)
+                            tex_min=tex_min, max_n=_FINAL_ROUND_N if last else _EARLY_ROUND_N)
         good = (ties.ratio >= 1.8) & (ties.height >= 0.03)
         src, dst = ties.before, ties.after
         log.debug("round %d level %d: %d windows, %d matched, %d good", k, f, ties.tried,
