@@ -140,7 +140,17 @@ def _signed(idx: np.ndarray, n: int) -> np.ndarray:
     return np.where(idx > n // 2, idx - n, idx)
 
 
-def phase_correlate(
+def phase_correlate(ref: np.ndarray, mov: np.ndarray, **options) -> Peak:
+    """Phase correlation of two equally shaped, already windowed images.
+
+    ``ref`` and ``mov`` have shape (rows, cols); ``options`` are those of
+    :func:`phase_correlate_many`. Returns the :class:`Peak`, ``ref(x) ~ mov(x - peak.shift_rc)``.
+    """
+    shifts, heights, ratios = phase_correlate_many(ref[None], mov[None], **options)
+    return Peak(shifts[0], float(heights[0]), float(ratios[0]))
+
+
+def phase_correlate_many(
     ref: np.ndarray,
     mov: np.ndarray,
     *,
@@ -151,12 +161,15 @@ def phase_correlate(
     high_cut: float = 0.4,
     exclude: int = 3,
     workers: int = _WORKERS,
-) -> Peak:
-    """Phase correlation of two equally shaped, already windowed images.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phase correlation of a stack of window pairs at once.
+
+    One call does the work of n pairs without n rounds of Python, and its FFTs spread over
+    ``workers`` threads.
 
     Parameters
     ----------
-    ref, mov : ndarray float32, shape (rows, cols)
+    ref, mov : ndarray float32, shape (n, rows, cols)
         Zero-mean, windowed images. Pad them beforehand when large shifts must not wrap.
     max_shift : float or (float, float), optional
         Only peaks with ``|shift| <= max_shift`` per axis (row, col) are considered.
@@ -174,33 +187,13 @@ def phase_correlate(
 
     Returns
     -------
-    Peak
-        ``ref(x) ~ mov(x - peak.shift_rc)``.
-    """
-    shifts, heights, ratios = phase_correlate_many(
-        ref[None], mov[None], max_shift=max_shift, shift_bounds=shift_bounds, upsample=upsample,
-        low_cut=low_cut, high_cut=high_cut, exclude=exclude, workers=workers)
-    return Peak(shifts[0], float(heights[0]), float(ratios[0]))
-
-
-def phase_correlate_many(
-    ref: np.ndarray,
-    mov: np.ndarray,
-    *,
-    max_shift: float | tuple[float, float] | None = None,
-    shift_bounds: tuple[tuple[float, float], tuple[float, float]] | None = None,
-    upsample: int = 1,
-    low_cut: float = 0.0,
-    high_cut: float = 0.4,
-    exclude: int = 3,
-    workers: int = _WORKERS,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`phase_correlate` of a stack of window pairs at once.
-
-    ``ref`` and ``mov`` have shape (n, rows, cols); one call does the work of n without n
-    rounds of Python, and its FFTs spread over ``workers`` threads. Returns the shifts
-    (n, 2), heights (n,) and ratios (n,) of the peaks; a pair without a positive peak has
-    shift 0, height 0 and ratio 1.
+    shifts : ndarray, shape (n, 2)
+        (row, col) shifts: ``ref(x) ~ mov(x - shift)``.
+    heights : ndarray, shape (n,)
+        Normalised correlation at each peak (0..1).
+    ratios : ndarray, shape (n,)
+        Peak height over the highest value away from the peak. A pair without a positive
+        peak has shift 0, height 0 and ratio 1.
     """
     n, *shape = ref.shape
     shape = tuple(shape)
