@@ -141,8 +141,6 @@ def test_compare_writes_everything(demo_pair, tmp_path):
     assert rep["summary"] in res.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="aircraft-level classification is not yet accurate on "
-                   "the realistic synth scenes (issue 5); strict, so it flags when it passes")
 def test_compare_finds_the_truth(demo_pair, tmp_path):
     paths, pair = demo_pair
     out = tmp_path / "changes.geojson"

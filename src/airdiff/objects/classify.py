@@ -183,25 +183,31 @@ def _ground_before(b: Aircraft, before_lum, grid, k) -> float:
     return _mean_in(before_lum, ring, grid)
 
 
-def _darkened(m, after_lum, before_lum, before_contrast, *, stands_out: float = _STANDS_OUT) -> float:
+def _darkened(m, after_lum, before_lum, before_contrast, lit=None, *, stands_out: float = _STANDS_OUT) -> float:
     """0..1: how much darker the pixels of ``m`` that stood out in BEFORE are in AFTER.
 
-    ``m`` and the arrays are one window of the scene.
+    ``m`` and the arrays are one window of the scene. With ``lit`` (the pixels not in cast
+    shadow in BEFORE), the lit footprint as a whole counts too.
     """
     core = m & (before_contrast > stands_out)
     if core.sum() < 0.2 * m.sum():
         core = m
-    lb = float(before_lum[core].mean())
-    la = float(after_lum[core].mean())
-    if lb <= 0:
-        return 0.0
-    # calibrated on synthetic scenes (benchmark seeds 0-11, checked on 12-19): charred
-    # airframes darken by 0.3-0.8, intact ones under another sun and season by up to 0.25
-    return float(np.clip((1.0 - la / lb - 0.25) / 0.1, 0, 1))
+    parts = [core]
+    if lit is not None and (m & lit).sum() >= 0.3 * m.sum():
+        parts.append(m & lit)
+    out = 0.0
+    for p in parts:
+        lb = float(before_lum[p].mean())
+        la = float(after_lum[p].mean())
+        if lb > 0:
+            # calibrated on synthetic scenes (benchmark seeds 0-11, checked on 12-19): charred
+            # airframes darken by 0.3-0.8, intact ones under another sun and season by up to 0.25
+            out = max(out, float(np.clip((1.0 - la / lb - 0.25) / 0.1, 0, 1)))
+    return out
 
 
 def _burned_score(b: Aircraft, ground: float, after_lum, after_chroma, before_lum, before_contrast, magnitude,
-                  grid, k) -> float:
+                  grid, k, lit_b=None) -> float:
     """0..1: how much the BEFORE aircraft's spot looks burned in AFTER.
 
     Judged from the AFTER pixels inside the BEFORE footprint directly (no AFTER detection
@@ -226,7 +232,7 @@ def _burned_score(b: Aircraft, ground: float, after_lum, after_chroma, before_lu
     # a remnant, though its footprint darkens where its shadow now falls on lit ground
     # unless the ground right around it is scorched: an airframe painted dark darkens little
     # when it chars, but the fire blackens the concrete next to it
-    charred = _darkened(m, after_lum[win], before_lum[win], before_contrast[win])
+    charred = _darkened(m, after_lum[win], before_lum[win], before_contrast[win], None if lit_b is None else lit_b[win])
     ring = _ring(b.footprint, 2.0, 8.0, k)
     ra, rb = _mean_in(after_lum, ring, grid), _mean_in(before_lum, ring, grid)
     if np.isfinite(ra) and np.isfinite(rb) and rb > 0:
@@ -575,12 +581,14 @@ def find_changes(
     burned_idx = set()
     sites = []
     # an airframe still standing out in AFTER, lit, where one stood is no remnant: what
-    # darkened there is its own shadow, moved with the sun
+    # darkened there is its own shadow, moved with the sun. It stands out as much as any
+    # object present does; a faint patch of concrete amid scorch, found whole, is no airframe
     lit_a = [a for a in ac_a if not a.features.get("dark")
-             and a.features.get("lum", 0.0) >= SHADOW_DARK * a.features.get("bg_lum", 0.0)]
+             and a.features.get("lum", 0.0) >= SHADOW_DARK * a.features.get("bg_lum", 0.0)
+             and a.features.get("contrast", 1.0) >= _STANDS_OUT]
     for i, b in sorted(enumerate(ac_b), key=lambda ib: -ib[1].score):
         ground = _ground_before(b, lum_b, grid, k)
-        s = _burned_score(b, ground, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k)
+        s = _burned_score(b, ground, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k, ~shadow_b)
         if s < 0.5:
             continue
         # (an airframe of about its size, its paint not dark against the ground as it was: a
