@@ -364,7 +364,9 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
             if new_surface[j] in parking:
                 continue
             da = _dims(a)
-            size = abs(np.log(db[0] / da[0])) + 0.5 * abs(np.log(db[1] / da[1]))
+            # the smaller dimension counts less: a light airframe's wings on light concrete
+            # are often lost, leaving its fuselage and shadow, of full length but narrow
+            size = abs(np.log(db[0] / da[0])) + 0.25 * abs(np.log(db[1] / da[1]))
             if size > 0.5 or b.size_class != a.size_class and size > 0.25:
                 continue
             ca = np.asarray(a.features.get("mean_rgb", ()), float)
