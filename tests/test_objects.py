@@ -312,3 +312,23 @@ def test_disk_extremes_equal_ndimage_filters_with_a_disk(shape, r):
                                   ndi.minimum_filter(g, footprint=disk, mode="reflect"))
     np.testing.assert_array_equal(_disk_extreme(g, r, np.maximum),
                                   ndi.maximum_filter(g, footprint=disk, mode="reflect"))
+
+
+def test_aircraft_under_haze_the_cloud_mask_misses_is_not_gone():
+    # a veil of 0.8 opacity over one transport in AFTER, too faint for the cloud mask: the
+    # transport is washed out with the ground around it, so it cannot be judged, and is
+    # not reported disappeared (it was, before the haze check)
+    pair = synth.make_pair(1, scenario="static", misregistration="none", nuisances="none")
+    t = max(pair.truth.aircraft_before, key=lambda t: t.footprint.area)
+    g = pair.after.grid
+    r, c = g.rowcol(np.array([t.footprint.centroid.x]), np.array([t.footprint.centroid.y]))
+    rr, cc = np.mgrid[: g.height, : g.width]
+    dist_m = np.hypot(rr - r[0], cc - c[0]) * g.gsd
+    veil = np.clip((60.0 - dist_m) / 20.0, 0, 1) * 0.8  # whole within 40 m, gone by 60 m
+    px = pair.after.pixels.astype(np.float32)
+    hazy = pair.after.replace(pixels=(px * (1 - veil) + 0.8 * 255 * veil).astype(np.uint8))
+    n = normalise(pair.before, hazy)
+    cm = change_map(pair.before, n)
+    assert not cm.obscured.any()  # the mask lets it through: the object stage must notice
+    res = find_changes(pair.before, n, cm)
+    assert not [ch for ch in res.changes if ch.cls in AIRCRAFT and ch.geometry.distance(t.footprint) < 20]
