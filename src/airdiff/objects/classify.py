@@ -34,6 +34,7 @@ from .detect import (
     SHADOW_DARK,
     SHADOW_SAT,
     Detector,
+    _rect_dims,
     detect_aircraft,
     planes,
     shadow_pixels,
@@ -381,13 +382,20 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         return [], {}, {}
     big = 1e6
     cost = np.full((len(vanished), len(new)), big)
+    def dims(a):
+        # of the airframe where the footprint also took in its shadows or a marking
+        if a.airframe is None:
+            return _dims(a)
+        d1, d2 = _rect_dims(a.airframe)
+        return max(d1, d2) / k, max(min(d1, d2) / k, 1.0)
+
     for i, b in enumerate(vanished):
-        db = _dims(b)
+        db = dims(b)
         cb = np.asarray(b.features.get("mean_rgb", ()), float)
         for j, a in enumerate(new):
             if new_surface[j] in parking:
                 continue
-            da = _dims(a)
+            da = dims(a)
             # the smaller dimension counts less: a light airframe's wings on light concrete
             # are often lost, leaving its fuselage and shadow, of full length but narrow
             size = abs(np.log(db[0] / da[0])) + 0.25 * abs(np.log(db[1] / da[1]))
