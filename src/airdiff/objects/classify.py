@@ -184,17 +184,17 @@ def _ground_before(b: Aircraft, before_lum, grid, k) -> float:
     return _mean_in(before_lum, ring, grid)
 
 
-def _darkened(m, after_lum, before_lum, before_contrast, lit=None, *, stands_out: float = _STANDS_OUT) -> float:
+def _darkened(m, after_lum, before_lum, before_contrast, lit, *, stands_out: float = _STANDS_OUT) -> float:
     """0..1: how much darker the pixels of ``m`` that stood out in BEFORE are in AFTER.
 
-    ``m`` and the arrays are one window of the scene. With ``lit`` (the pixels not in cast
-    shadow in BEFORE), the lit footprint as a whole counts too.
+    ``m`` and the arrays are one window of the scene. ``lit`` marks the pixels not in cast
+    shadow in BEFORE: the lit footprint as a whole counts too.
     """
     core = m & (before_contrast > stands_out)
     if core.sum() < 0.2 * m.sum():
         core = m
     parts = [core]
-    if lit is not None and (m & lit).sum() >= 0.3 * m.sum():
+    if (m & lit).sum() >= 0.3 * m.sum():
         parts.append(m & lit)
     out = 0.0
     for p in parts:
@@ -208,7 +208,7 @@ def _darkened(m, after_lum, before_lum, before_contrast, lit=None, *, stands_out
 
 
 def _burned_score(b: Aircraft, ground: float, after_lum, after_chroma, before_lum, before_contrast, magnitude,
-                  grid, k, lit_b=None) -> float:
+                  grid, k, lit_b) -> float:
     """0..1: how much the BEFORE aircraft's spot looks burned in AFTER.
 
     Judged from the AFTER pixels inside the BEFORE footprint directly (no AFTER detection
@@ -233,7 +233,7 @@ def _burned_score(b: Aircraft, ground: float, after_lum, after_chroma, before_lu
     # a remnant, though its footprint darkens where its shadow now falls on lit ground
     # unless the ground right around it is scorched: an airframe painted dark darkens little
     # when it chars, but the fire blackens the concrete next to it
-    charred = _darkened(m, after_lum[win], before_lum[win], before_contrast[win], None if lit_b is None else lit_b[win])
+    charred = _darkened(m, after_lum[win], before_lum[win], before_contrast[win], lit_b[win])
     ring = _ring(b.footprint, 2.0, 8.0, k)
     ra, rb = _mean_in(after_lum, ring, grid), _mean_in(before_lum, ring, grid)
     if np.isfinite(ra) and np.isfinite(rb) and rb > 0:
@@ -275,17 +275,6 @@ def _burned_site(b: Aircraft, ground: float, after_lum, after_chroma, before_lum
     return _mask_to_polygon(site, t)
 
 
-def _detail(lum: np.ndarray, geom, grid) -> float:
-    """Mean fine detail of ``lum`` over ``geom``: how far pixels are from a 2 px blur of them."""
-    from scipy import ndimage as ndi
-
-    win, m = _window(geom, grid, pad_px=6)
-    if win is None or not m.any():
-        return float("nan")
-    x = lum[win]
-    return float(np.abs(x - ndi.gaussian_filter(x, 2.0))[m].mean())
-
-
 def _veiled(a: Aircraft, here_lum, there_lum, grid, k) -> bool:
     """The ground around ``a`` lost over half its fine detail in the other date.
 
@@ -294,9 +283,17 @@ def _veiled(a: Aircraft, here_lum, there_lum, grid, k) -> bool:
     rings around true departures and arrivals keep 0.6 or more of their detail, around
     aircraft under thin cloud 0.3-0.55).
     """
-    ring = _ring(a.footprint, 4.0, 20.0, k)
-    here, there = _detail(here_lum, ring, grid), _detail(there_lum, ring, grid)
-    return bool(np.isfinite(here) and np.isfinite(there) and there < 0.5 * here)
+    from scipy import ndimage as ndi
+
+    win, m = _window(_ring(a.footprint, 4.0, 20.0, k), grid, pad_px=6)
+    if win is None or not m.any():
+        return False
+
+    def detail(lum):  # mean distance of the ring's pixels to a 2 px blur of them
+        x = lum[win]
+        return float(np.abs(x - ndi.gaussian_filter(x, 2.0))[m].mean())
+
+    return detail(there_lum) < 0.5 * detail(here_lum)
 
 
 def _charred(a: Aircraft, after_lum, after_chroma, before_lum, grid, k) -> bool:
@@ -382,6 +379,7 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         return [], {}, {}
     big = 1e6
     cost = np.full((len(vanished), len(new)), big)
+
     def dims(a):
         # of the airframe where the footprint also took in its shadows or a marking
         if a.airframe is None:
@@ -389,13 +387,14 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         d1, d2 = _rect_dims(a.airframe)
         return max(d1, d2) / k, max(min(d1, d2) / k, 1.0)
 
+    dims_new = [dims(a) for a in new]
     for i, b in enumerate(vanished):
         db = dims(b)
         cb = np.asarray(b.features.get("mean_rgb", ()), float)
         for j, a in enumerate(new):
             if new_surface[j] in parking:
                 continue
-            da = dims(a)
+            da = dims_new[j]
             # the smaller dimension counts less: a light airframe's wings on light concrete
             # are often lost, leaving its fuselage and shadow, of full length but narrow
             size = abs(np.log(db[0] / da[0])) + 0.25 * abs(np.log(db[1] / da[1]))
@@ -610,6 +609,7 @@ def find_changes(
     # (a shadow is dark already; an airframe found with its shadows is judged on itself)
     _, shadow_b = shadow_pixels(lum_b, bg_b[vis].mean(axis=0), saturation(fb))
     airframe_b = np.where(shadow_b, 0.0, pres_b)
+    lit_b = ~shadow_b
     changes: list[dict] = []
     # 2. burned on its stand
     burned_idx = set()
@@ -622,7 +622,7 @@ def find_changes(
              and a.features.get("contrast", 1.0) >= _STANDS_OUT]
     for i, b in sorted(enumerate(ac_b), key=lambda ib: -ib[1].score):
         ground = _ground_before(b, lum_b, grid, k)
-        s = _burned_score(b, ground, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k, ~shadow_b)
+        s = _burned_score(b, ground, lum_a, sat_a, lum_b, airframe_b, cm.magnitude, grid, k, lit_b)
         if s < 0.5:
             continue
         # (an airframe of about its size, its paint not dark against the ground as it was: a

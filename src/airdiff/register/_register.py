@@ -204,6 +204,14 @@ def _sample_after(coords: np.ndarray, feat: np.ndarray, inner: np.ndarray,
     return fa, _inner_at(inner, coords)
 
 
+def _after_span(ir: np.ndarray, ic: np.ndarray, ha: int, wa: int) -> tuple[int, int, int, int]:
+    """AFTER rows and columns (r0, r1, c0, c1) that spline sampling at index coords ``ir, ic``
+    needs, with the cubic spline's margin, clipped to AFTER's ``ha`` x ``wa`` (empty if outside)."""
+    r0, r1 = (int(np.clip(v, 0, ha)) for v in (np.floor(ir.min()) - 4, np.ceil(ir.max()) + 5))
+    c0, c1 = (int(np.clip(v, 0, wa)) for v in (np.floor(ic.min()) - 4, np.ceil(ic.max()) + 5))
+    return r0, r1, c0, c1
+
+
 def _after_on_before(lev: _Level, g: np.ndarray, warp: LocalWarp | None, order: int,
                      block_rows: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """AFTER's features and inner mask of a level resampled onto BEFORE's grid of that level."""
@@ -216,9 +224,7 @@ def _after_on_before(lev: _Level, g: np.ndarray, warp: LocalWarp | None, order: 
         rows = (np.arange(r0, min(hb, r0 + block_rows)) + 0.5) * f
         ac, ar = before_to_after(g, warp, cols, rows, grid=True)
         ir, ic = ar / f - 0.5, ac / f - 0.5
-        # the AFTER rows and columns these need, with a margin for the cubic spline
-        sr0, sr1 = int(np.clip(np.floor(ir.min()) - 4, 0, ha)), int(np.clip(np.ceil(ir.max()) + 5, 0, ha))
-        sc0, sc1 = int(np.clip(np.floor(ic.min()) - 4, 0, wa)), int(np.clip(np.ceil(ic.max()) + 5, 0, wa))
+        sr0, sr1, sc0, sc1 = _after_span(ir, ic, ha, wa)
         if sr1 - sr0 < 2 or sc1 - sc0 < 2:
             z = np.zeros(ir.shape, np.float32)
             return z, z > 0
@@ -236,6 +242,10 @@ class _Ties:
     height: np.ndarray
     ratio: np.ndarray
     tried: int  # windows with enough texture and overlap
+
+    @staticmethod
+    def none() -> _Ties:
+        return _Ties(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), 0)
 
 
 def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
@@ -274,12 +284,7 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
             ac, ar = before_to_after(g, warp, (c0 + centres) * f, (r0 + centres) * f, grid=True)
             ic = ac / f - 0.5
             ir = ar / f - 0.5
-            cmin, cmax = np.floor(ic.min()) - 4, np.ceil(ic.max()) + 5
-            rmin, rmax = np.floor(ir.min()) - 4, np.ceil(ir.max()) + 5
-            if cmax < 0 or rmax < 0 or cmin >= wa or rmin >= ha:
-                continue
-            sr0, sr1 = int(max(0, rmin)), int(min(ha, rmax))
-            sc0, sc1 = int(max(0, cmin)), int(min(wa, cmax))
+            sr0, sr1, sc0, sc1 = _after_span(ir, ic, ha, wa)
             if sr1 - sr0 < 8 or sc1 - sc0 < 8:
                 continue
             coords = np.stack([ir - sr0, ic - sc0])
@@ -294,7 +299,7 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
     # (nothing left to resample when AFTER was resampled whole)
     got = [sampled(it) for it in windows()] if whole else list(ordered_map(sampled, windows()))
     if not got:
-        return _Ties(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), 0)
+        return _Ties.none()
     p, fb, mb, fa, ma = (np.array(v) for v in zip(*got, strict=True))
     del got
     m = mb & ma
@@ -309,7 +314,7 @@ def _match_level(lev: _Level, g: np.ndarray, warp: LocalWarp | None, *, w: int,
     keep = (m.sum(axis=(1, 2)) >= 0.7 * w * w) & (spread(fb) >= tex_min) & (spread(fa) >= tex_min)
     p, m, fb, fa = p[keep], m[keep], fb[keep], fa[keep]
     if not len(p):
-        return _Ties(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), 0)
+        return _Ties.none()
     wgt = han * m
     # level-f corner coords of the window centres, and all windows correlated in one go
     shifts, heights, ratios = phase_correlate_many(
