@@ -332,3 +332,13 @@ def test_aircraft_under_haze_the_cloud_mask_misses_is_not_gone():
     assert not cm.obscured.any()  # the mask lets it through: the object stage must notice
     res = find_changes(pair.before, n, cm)
     assert not [ch for ch in res.changes if ch.cls in AIRCRAFT and ch.geometry.distance(t.footprint) < 20]
+    # it is reported as an area that cannot be assessed, and the summary says why
+    hazy_areas = [ch for ch in res.changes if ch.cls == "obscured" and ch.note == "haze"]
+    assert len(hazy_areas) == 1
+    assert hazy_areas[0].geometry.contains(t.footprint)
+    assert hazy_areas[0].geometry.area < 4 * t.footprint.buffer(20).area  # that aircraft's, not the scene
+    assert "cannot be assessed (haze)" in summarise(res.changes)
+    # with no haze, the same scene has no such area
+    n0 = normalise(pair.before, pair.after)
+    clean = find_changes(pair.before, n0, change_map(pair.before, n0))
+    assert not [ch for ch in clean.changes if ch.cls == "obscured" and ch.note == "haze"]

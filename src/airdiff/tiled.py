@@ -507,7 +507,7 @@ def _merge_obscured(parts: dict[str, list], *, min_area: float) -> list[Change]:
     from shapely.ops import unary_union
 
     out = []
-    for note in ("cloud", "no data"):
+    for note in ("cloud", "haze", "no data"):
         if note not in parts:
             continue
         u = unary_union(parts[note]).buffer(0)

@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 _AIRCRAFT_CLASSES = ("burned", "moved", "appeared", "disappeared")
 #: How far from its cast shadow an aircraft can be (m): a wing's length for the largest.
 _SHADOW_REACH_M = 8.0
+#: How far around an aircraft (m) the ground is compared between dates to tell haze
+#: (:func:`_veiled`), and so the area reported obscured by it.
+_HAZE_REACH_M = 20.0
 #: An object is absent from the other date when it stands out there less than this fraction
 #: of how it stands out in its own. Aircraft that truly came or went keep at most about a
 #: quarter (markings, neighbours' shadows); a shadow that lengthened with the sun, or a
@@ -285,7 +288,7 @@ def _veiled(a: Aircraft, here_lum, there_lum, grid, k) -> bool:
     """
     from scipy import ndimage as ndi
 
-    win, m = _window(_ring(a.footprint, 4.0, 20.0, k), grid, pad_px=6)
+    win, m = _window(_ring(a.footprint, 4.0, _HAZE_REACH_M, k), grid, pad_px=6)
     if win is None or not m.any():
         return False
 
@@ -294,6 +297,33 @@ def _veiled(a: Aircraft, here_lum, there_lum, grid, k) -> bool:
         return float(np.abs(x - ndi.gaussian_filter(x, 2.0))[m].mean())
 
     return detail(there_lum) < 0.5 * detail(here_lum)
+
+
+def _split(items: Sequence, test) -> tuple[list, list]:
+    """``items`` for which ``test`` is false, and those for which it is true."""
+    flags = [bool(test(x)) for x in items]
+    return ([x for x, f in zip(items, flags, strict=True) if not f],
+            [x for x, f in zip(items, flags, strict=True) if f])
+
+
+def _hazy_areas(veiled: Sequence[Aircraft], obscured: Sequence, k: float) -> list:
+    """Areas around aircraft seen in one date only through haze, one polygon per patch.
+
+    Each is the ground :func:`_veiled` judged (20 m around the aircraft); one lying mostly in
+    an area already reported obscured (cloud, no data) is left to that area.
+    """
+    from shapely.ops import unary_union
+
+    if not veiled:
+        return []
+    u = unary_union([a.footprint.buffer(_HAZE_REACH_M * k) for a in veiled])
+    hidden = unary_union(list(obscured)) if obscured else None
+    out = []
+    for g in sorted(getattr(u, "geoms", [u]), key=lambda g: -g.area):
+        if hidden is not None and g.intersection(hidden).area > 0.5 * g.area:
+            continue
+        out.append(g)
+    return out
 
 
 def _charred(a: Aircraft, after_lum, after_chroma, before_lum, grid, k) -> bool:
@@ -699,9 +729,9 @@ def find_changes(
 
     vanished = [b for b in vanished if not near_stayed(b)]
     new = [a for a in new if not near_stayed(a)]
-    # seen in one date only through haze: cannot be judged
-    vanished = [b for b in vanished if not _veiled(b, lum_b, lum_a, grid, k)]
-    new = [a for a in new if not _veiled(a, lum_a, lum_b, grid, k)]
+    # seen in one date only through haze: cannot be judged (reported as such in 6.)
+    vanished, veiled_b = _split(vanished, lambda b: _veiled(b, lum_b, lum_a, grid, k))
+    new, veiled_a = _split(new, lambda a: _veiled(a, lum_a, lum_b, grid, k))
 
     def piece_of(a: Aircraft, others: Sequence[Aircraft]) -> bool:
         # a much smaller object against a changed aircraft is a piece of it (its shadow, a
@@ -728,6 +758,8 @@ def find_changes(
 
     vanished = [b for b in vanished if not only_shadow(b, ac_b_all)]
     new = [a for a in new if not only_shadow(a, ac_a)]
+    veiled = [b for b in veiled_b if b.score >= min_score and not only_shadow(b, ac_b_all)]
+    veiled += [a for a in veiled_a if a.score >= min_score and not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
     # 5. moved
     mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k)
@@ -771,7 +803,9 @@ def find_changes(
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
     # 6. obscured
-    for geom, note in obscured_areas(cm, min_area_m2=obscured_min_area_m2):
+    areas = obscured_areas(cm, min_area_m2=obscured_min_area_m2)
+    areas += [(g, "haze") for g in _hazy_areas(veiled, [g for g, _ in areas], k)]
+    for geom, note in areas:
         changes.append(dict(cls="obscured", score=1.0, geometry=geom, note=note))
     out = tuple(Change(id=n, **c) for n, c in enumerate(changes, start=1))
     log.info("objects: %s", summarise(out))

@@ -66,6 +66,8 @@ class Change:
     from_surface: str | None = None
     size_class: str | None = None
     length_m: float | None = None
+    #: free text; for obscured, what hides the area: 'cloud' (a cloud or its shadow), 'haze'
+    #: (an aircraft seen in one date only through haze) or 'no data'
     note: str = ""
     #: moved: how many other vacated stands the aircraft fits as well (look-alike airframes);
     #: 0 when its origin is clear
