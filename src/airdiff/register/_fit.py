@@ -233,7 +233,7 @@ def fit_warp(
     n_nodes: tuple[int, int],
     weights: np.ndarray | None = None,
     blocks: int = 4,
-    min_gain: float = 0.1,
+    min_gain: float = 0.03,
 ) -> tuple[LocalWarp | None, dict]:
     """Smooth residual field on a node grid, kept only when it predicts held-out points.
 
@@ -253,7 +253,12 @@ def fit_warp(
         scene, not single points: neighbouring windows share content and errors, so leaving
         out single points would favour warps that follow local mistakes.
     min_gain : float
-        Relative reduction of the cross-validated RMSE needed to keep the warp.
+        Relative reduction of the cross-validated RMSE needed to keep the warp. The held-out
+        blocks already charge a warp for following noise, so a small margin is enough: on
+        the registration benchmark a warp that predicted them 9 % better was dropped at
+        0.1 and left 0.11 px of real distortion; at 0.03 the median error over 30 pairs
+        fell from 0.065 to 0.062 px (p95 0.104 to 0.093), and from 0.053 to 0.052 px on 30
+        pairs of other seeds.
 
     Returns
     -------
