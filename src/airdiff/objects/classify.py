@@ -34,9 +34,9 @@ from .detect import (
     SHADOW_DARK,
     SHADOW_SAT,
     Detector,
-    _rect_dims,
     detect_aircraft,
     planes,
+    rect_dims,
     shadow_pixels,
 )
 from .model import Aeroways, Aircraft, Change
@@ -258,7 +258,7 @@ def _burned_site(b: Aircraft, ground: float, after_lum, after_chroma, before_lum
     from rasterio import features
     from scipy import ndimage as ndi
 
-    from .detect import _mask_to_polygon
+    from .detect import mask_to_polygon
 
     reach = max(0.6 * _dims(b)[0], 30.0) * k  # the detection may be a piece of a transport
     win, m = _window(b.footprint.buffer(reach), grid)
@@ -275,7 +275,7 @@ def _burned_site(b: Aircraft, ground: float, after_lum, after_chroma, before_lum
     site = ndi.binary_propagation(fp & char, mask=char)  # the remnant's parts at the footprint
     if site.sum() * px_m * px_m < (b.footprint.area / (k * k)) / 3.0:
         return None
-    return _mask_to_polygon(site, t)
+    return mask_to_polygon(site, t)
 
 
 def _veiled(a: Aircraft, here_lum, there_lum, grid, k) -> bool:
@@ -414,7 +414,7 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         # of the airframe where the footprint also took in its shadows or a marking
         if a.airframe is None:
             return _dims(a)
-        d1, d2 = _rect_dims(a.airframe)
+        d1, d2 = rect_dims(a.airframe)
         return max(d1, d2) / k, max(min(d1, d2) / k, 1.0)
 
     dims_new = [dims(a) for a in new]

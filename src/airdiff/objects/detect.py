@@ -205,7 +205,8 @@ def planes(scene: Scene):
     return f, fs, bg, np.sqrt(acc, out=acc)
 
 
-def _mask_to_polygon(mask: np.ndarray, transform) -> Polygon | None:
+def mask_to_polygon(mask: np.ndarray, transform) -> Polygon | None:
+    """Outline (no holes) of the largest piece of a boolean ``mask``, in map coordinates."""
     from rasterio import features
 
     polys = [shape(g) for g, v in features.shapes(mask.astype(np.uint8), mask=mask, transform=transform) if v]
@@ -360,7 +361,7 @@ def detect_aircraft(
                 if solidity > 0.86 and box_fill > 0.8:
                     log.debug('reject solid at %s', (r0, c0))
                     continue  # a building or container: solid rectangle
-                fp = _mask_to_polygon(body, transform @ transform.translation(c0, r0))
+                fp = mask_to_polygon(body, transform @ transform.translation(c0, r0))
                 if fp is None or fp.is_empty:
                     continue
                 sub = (slice(r0, r1), slice(c0, c1))
@@ -539,7 +540,7 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
         if ri == rj:
             continue
         u = geoms[ri].union(geoms[rj])
-        if _rect_dims(u)[0] / k <= max_aircraft_m * 0.75:
+        if rect_dims(u)[0] / k <= max_aircraft_m * 0.75:
             parent[rj] = ri
             geoms[ri] = u
     groups: dict[int, list[int]] = {}
@@ -554,13 +555,13 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
         geom = unary_union([p.footprint.buffer(gap_m) for p in parts]).buffer(-gap_m)
         if isinstance(geom, MultiPolygon) or geom.is_empty:
             geom = unary_union([p.footprint for p in parts]).convex_hull
-        d1, d2 = _rect_dims(geom)
+        d1, d2 = rect_dims(geom)
         # the airframe, not its shadow, says what the aircraft looks like
         best = max(parts, key=lambda p: (not p.features.get("dark"), p.footprint.area))
         # and where it is: the lit airframe alone when it is about as long as the whole (the
         # other pieces are its shadows), all pieces when it is only a part of the aircraft
         airframe = None
-        if not best.features.get("dark") and _rect_dims(best.footprint)[0] >= 0.75 * d1:
+        if not best.features.get("dark") and rect_dims(best.footprint)[0] >= 0.75 * d1:
             airframe = best.placed
         out.append(Aircraft(footprint=Polygon(geom.exterior), length_m=d1 / k, span_m=d2 / k,
                             heading_deg=best.heading_deg, score=max(p.score for p in parts),
@@ -569,7 +570,8 @@ def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float,
     return out
 
 
-def _rect_dims(geom) -> tuple[float, float]:
+def rect_dims(geom) -> tuple[float, float]:
+    """Long and short sides of the minimum rotated rectangle of ``geom`` (its map units)."""
     r = geom.minimum_rotated_rectangle
     xy = np.asarray(r.exterior.coords)
     if len(xy) < 4:
