@@ -55,6 +55,25 @@ def test_missing_file(tmp_path):
     assert_one_line_error(run("info", tmp_path / "nope.tif"), 1, "does not exist")
 
 
+@pytest.mark.parametrize("command", ["align", "compare", "detect"])
+@pytest.mark.parametrize("missing", ["before", "after"])
+def test_missing_input_of_a_comparison(tmp_path, scene, command, missing):
+    # a bad input path is the user's to fix, not an internal error, whichever side it is on
+    p = write_geotiff(tmp_path / "a.tif", scene.pixels, scene.grid)
+    gone = tmp_path / "nope.tif"
+    args = (gone, p) if missing == "before" else (p, gone)
+    out = tmp_path / ("o.tif" if command == "align" else "out")
+    assert_one_line_error(run(command, *args, "-o", out), 1, "nope.tif does not exist")
+    assert not out.exists()
+    # a folder is no image either
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    args = (folder, p) if missing == "before" else (p, folder)
+    res = run(command, *args, "-o", out)
+    assert res.exit_code == 1 and "Traceback" not in res.output and "internal error" not in res.output, res.output
+    assert not out.exists()
+
+
 def test_not_a_raster(tmp_path):
     p = tmp_path / "notes.tif"
     p.write_text("hello")
