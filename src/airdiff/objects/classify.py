@@ -309,14 +309,16 @@ def _split(items: Sequence, test) -> tuple[list, list]:
 def _hazy_areas(veiled: Sequence[Aircraft], obscured: Sequence, k: float) -> list:
     """Areas around aircraft seen in one date only through haze, one polygon per patch.
 
-    Each is the ground :func:`_veiled` judged (20 m around the aircraft); one lying mostly in
-    an area already reported obscured (cloud, no data) is left to that area.
+    Each is the ground within 20 m of the aircraft's hull (:func:`_veiled` judged the ground
+    within 20 m of its outline); one lying mostly in an area already reported obscured
+    (cloud, no data) is left to that area.
     """
     from shapely.ops import unary_union
 
     if not veiled:
         return []
-    u = unary_union([a.footprint.buffer(_HAZE_REACH_M * k) for a in veiled])
+    # around the outline's hull: a rounded patch reads better on a figure than wing-shaped lobes
+    u = unary_union([a.footprint.convex_hull.buffer(_HAZE_REACH_M * k) for a in veiled])
     hidden = unary_union(list(obscured)) if obscured else None
     out = []
     for g in sorted(getattr(u, "geoms", [u]), key=lambda g: -g.area):
