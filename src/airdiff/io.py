@@ -141,9 +141,7 @@ def read_scene(
     InputError
         No georeference and no ``gsd``; unsupported data type.
     """
-    p = _existing(path)
-    if p.is_dir():
-        raise InputFileError(f"{p} is a folder; give an image file (GeoTIFF, COG, PNG or JPEG)")
+    p = _existing(path, _IMAGE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -212,7 +210,7 @@ def _read_dataset(ds, p: Path, *, gsd, acquired, name, credit) -> Scene:
 
 def read_geojson(path) -> dict:
     """Read a GeoJSON file as a dict; one-line errors for missing or malformed files."""
-    p = _existing(path)
+    p = _existing(path, "a GeoJSON file")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -228,18 +226,25 @@ def read_job(path) -> dict:
     """Read a TOML job file (see :func:`airdiff.pipeline.load_job`)."""
     import tomllib
 
-    p = _existing(path)
+    p = _existing(path, "a TOML job file")
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise InputFileError(f"{p} is not a valid TOML job file ({exc})") from None
 
 
-def _existing(path) -> Path:
-    """``path`` as a Path; a one-line :class:`InputFileError` when there is nothing there."""
+#: what an image input is, for the one-line errors
+_IMAGE = "an image file (GeoTIFF, COG, PNG or JPEG)"
+
+
+def _existing(path, what: str) -> Path:
+    """``path`` as a Path; a one-line :class:`InputFileError` when there is nothing there, or
+    a folder where ``what`` (e.g. ``'a GeoJSON file'``) was wanted."""
     p = Path(path)
     if not p.exists():
         raise InputFileError(f"{p} does not exist; check the path")
+    if p.is_dir():
+        raise InputFileError(f"{p} is a folder; give {what}")
     return p
 
 
@@ -247,9 +252,7 @@ def sha256(path, *, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file."""
     import hashlib
 
-    p = _existing(path)
-    if p.is_dir():
-        raise InputFileError(f"{p} is a folder; give the image file in it")
+    p = _existing(path, _IMAGE)
     h = hashlib.sha256()
     with open(p, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
@@ -563,7 +566,7 @@ STREAM_CACHE_MB = 256
 
 def raster_shape(path) -> tuple[int, int, int]:
     """(bands, rows, cols) of a raster, read from its header only."""
-    p = _existing(path)
+    p = _existing(path, _IMAGE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -595,7 +598,7 @@ class RasterSource:
     """
 
     def __init__(self, path, *, gsd=None, acquired=None, name=None, credit=""):
-        p = _existing(path)
+        p = _existing(path, _IMAGE)
         self.path = p
         try:
             with warnings.catch_warnings():

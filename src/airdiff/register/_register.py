@@ -170,7 +170,8 @@ _FINAL_ROUND_N = 16
 #: measures the mean shift of its content, so a smaller one places it more exactly where a
 #: distortion varies; on the registration benchmark's quick run (seeds 0-2) 96 px windows
 #: (16 x 16 in the last round) give median / p95 0.050 / 0.101 px against 0.064 / 0.121
-#: with 128 px (12 x 12), in the same time. At 64 or 80 px the NAIP pair (10 m against 3 m) is refused.
+#: with 128 px (12 x 12), in the same time. At 64 or 80 px the NAIP pair (10 m against 3 m)
+#: is refused.
 _WINDOW_PX = 96
 
 
