@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage as ndi
 
 from airdiff.change import change_map, window_distance
@@ -33,6 +34,16 @@ def test_window_distance_is_zero_for_one_pixel_shift():
     a = np.roll(b, 1, axis=1)
     assert window_distance(a[:, 2:-2, 2:-2], b[:, 2:-2, 2:-2]).max() < 0.35  # edges of the crop
     assert window_distance(a, b)[3:-3, 3:-3].max() == 0.0
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (2, 2), (3, 7), (50, 41)])
+@pytest.mark.parametrize("size", [3, 5])
+def test_square_extremes_equal_ndimage_filters(shape, size):
+    from airdiff.change import _square_extreme
+
+    x = np.random.default_rng(shape[1] * 10 + size).random(shape).astype(np.float32)
+    np.testing.assert_array_equal(_square_extreme(x, size, np.maximum), ndi.maximum_filter(x, size=size))
+    np.testing.assert_array_equal(_square_extreme(x, size, np.minimum), ndi.minimum_filter(x, size=size))
 
 
 def test_nodata_in_either_date_is_obscured():

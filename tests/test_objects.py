@@ -314,6 +314,24 @@ def test_disk_extremes_equal_ndimage_filters_with_a_disk(shape, r):
                                   ndi.maximum_filter(g, footprint=disk, mode="reflect"))
 
 
+@pytest.mark.parametrize("shape", [(300, 257), (7, 7), (5, 4), (1, 9), (13, 2)])
+@pytest.mark.parametrize(("radius_m", "gsd"), [(3.0, 0.5), (0.8, 0.5), (1.2, 0.7), (3.0, 1.0), (0.8, 0.3)])
+def test_disk_opening_equals_ndimage_binary_opening(shape, radius_m, gsd):
+    from scipy import ndimage as ndi
+
+    from airdiff.objects.detect import _disk, disk_opening
+
+    rng = np.random.default_rng(shape[0] * 7 + int(radius_m * 10))
+    # blobs of many sizes (some survive the opening, some do not), or noise on tiny arrays
+    m = (ndi.gaussian_filter(rng.random(shape), 3) > 0.5) if min(shape) > 20 else rng.random(shape) > 0.3
+    want = ndi.binary_opening(m, structure=_disk(radius_m, gsd))
+    got = disk_opening(m, radius_m, gsd)
+    assert got.dtype == bool and got.shape == m.shape
+    np.testing.assert_array_equal(got, want)
+    if min(shape) > 20:
+        assert 0 < want.sum() < m.sum()  # the opening removed something and kept something
+
+
 def test_aircraft_under_haze_the_cloud_mask_misses_is_not_gone():
     # a veil of 0.8 opacity over one transport in AFTER, too faint for the cloud mask: the
     # transport is washed out with the ground around it, so it cannot be judged, and is

@@ -85,11 +85,30 @@ def window_distance(a: np.ndarray, b: np.ndarray, *, size: int = 3) -> np.ndarra
     """
     acc = np.zeros(a.shape[1:], dtype=np.float32)
     for k in range(a.shape[0]):
-        hi = ndi.maximum_filter(b[k], size=size)
-        lo = ndi.minimum_filter(b[k], size=size)
+        hi = _square_extreme(b[k], size, np.maximum)
+        lo = _square_extreme(b[k], size, np.minimum)
         d = np.maximum(np.maximum(a[k] - hi, lo - a[k]), 0.0)
         acc += d * d
     return np.sqrt(acc / a.shape[0]).astype(np.float32)
+
+
+def _square_extreme(x: np.ndarray, size: int, op) -> np.ndarray:
+    """Maximum (``op=np.maximum``) or minimum of ``x`` over a ``size`` x ``size`` window.
+
+    As ``ndi.maximum_filter`` / ``ndi.minimum_filter`` with ``mode='reflect'`` (bit for bit;
+    a test checks it). The 3 x 3 window, the one the change map uses, is taken from shifted
+    views, several times faster than ndimage's running filter at that size.
+    """
+    if size != 3 or min(x.shape) < 2:
+        filt = ndi.maximum_filter if op is np.maximum else ndi.minimum_filter
+        return filt(x, size=size)
+    out = x.copy()
+    op(out[1:], x[:-1], out=out[1:])  # each row with the rows above and below it
+    op(out[:-1], x[1:], out=out[:-1])
+    rows = out.copy()
+    op(out[:, 1:], rows[:, :-1], out=out[:, 1:])  # then with the columns either side
+    op(out[:, :-1], rows[:, 1:], out=out[:, :-1])
+    return out
 
 
 def _luminance(f: np.ndarray) -> np.ndarray:
@@ -141,11 +160,20 @@ def cloud_mask(
     -------
     ndarray of bool, shape (rows, cols)
     """
+    return _cloud_mask(f, other, _texture(f, gsd), _texture(other, gsd), gsd=gsd, valid=valid,
+                       min_area_m2=min_area_m2)
+
+
+def _texture(f: np.ndarray, gsd: float) -> np.ndarray:
+    """Fine texture of ``f``'s luminance: its local standard deviation over about 6 m."""
+    win = max(3, int(round(6.0 / gsd)) | 1)
+    return _local_std(ndi.gaussian_filter(_luminance(f), 0.7), win)
+
+
+def _cloud_mask(f, other, tex, tex_o, *, gsd, valid, min_area_m2):
+    """:func:`cloud_mask`, given the :func:`_texture` of both dates (each is used twice)."""
     lum, lum_o = _luminance(f), _luminance(other)
     sat = saturation(f)
-    win = max(3, int(round(6.0 / gsd)) | 1)
-    tex = _local_std(ndi.gaussian_filter(lum, 0.7), win)
-    tex_o = _local_std(ndi.gaussian_filter(lum_o, 0.7), win)
     bright_gain = lum - lum_o
     grey = sat < 0.18
     # core: clearly brighter than the other date and smoother, or white and very smooth
@@ -335,8 +363,10 @@ def change_map(
     gsd = before.gsd
     # grow nodata by a pixel: resampled edges are unreliable
     nodata = ndi.binary_dilation(nodata) if nodata.any() else nodata
-    cloud_a = cloud_mask(fa, fb, gsd=gsd, valid=valid, min_area_m2=cloud_min_area_m2)
-    cloud_b = cloud_mask(fb, fa, gsd=gsd, valid=valid, min_area_m2=cloud_min_area_m2)
+    tex_a, tex_b = _texture(fa, gsd), _texture(fb, gsd)
+    cloud_a = _cloud_mask(fa, fb, tex_a, tex_b, gsd=gsd, valid=valid, min_area_m2=cloud_min_area_m2)
+    cloud_b = _cloud_mask(fb, fa, tex_b, tex_a, gsd=gsd, valid=valid, min_area_m2=cloud_min_area_m2)
+    del tex_a, tex_b
     shadow = shadow_mask(cloud_a, fa, fb, gsd=gsd, valid=valid) | shadow_mask(
         cloud_b, fb, fa, gsd=gsd, valid=valid
     )

@@ -164,6 +164,19 @@ def _disk_extreme(g: np.ndarray, r: float, op) -> np.ndarray:
     return out
 
 
+def disk_opening(mask: np.ndarray, radius_m: float, gsd: float) -> np.ndarray:
+    """``ndi.binary_opening(mask, structure=_disk(radius_m, gsd))``, bit for bit (a test checks it).
+
+    Erosion then dilation by the disk, each as a :func:`_disk_extreme` of the mask as bytes:
+    its cost does not grow with the disk's area as ndimage's does (several times faster for a
+    radius of a few pixels). The mask is padded with False, as ndimage erodes at the border.
+    """
+    r = max(1, int(round(radius_m / gsd)))
+    m = np.pad(mask, r).view(np.uint8)
+    m = _disk_extreme(_disk_extreme(m, r, np.minimum), r, np.maximum)
+    return m[r:-r, r:-r].view(bool)
+
+
 def _smoothed(f: np.ndarray, gsd: float) -> np.ndarray:
     # fine texture (slab joints, grass, noise) would otherwise ride on the morphological envelope
     sigma = max(0.5, 0.75 / gsd)
@@ -288,14 +301,14 @@ def detect_aircraft(
     low = 0.45 * contrast
     grey = saturation(fs) < 0.25
     ground_dist = _ground_distance(fs, gsd, grey)
-    ground = ndi.binary_opening(~shadowish & (ground_dist < low), structure=_disk(3.0, gsd))
+    ground = disk_opening(~shadowish & (ground_dist < low), 3.0, gsd)
     weak &= ~ground
     strong &= ~ground
     # where an airframe's colour is read: it stands out strongly, is not ground and not in
     # shadow (on grass a shadow is dark green, not grey)
     airframe = strong & (ground_dist >= low) & ~dark
     # cut thin links (painted lines, joints) so objects do not chain along them
-    weak = ndi.binary_opening(weak, structure=_disk(0.8, gsd))
+    weak = disk_opening(weak, 0.8, gsd)
 
     def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
         lab, n = ndi.label(weak_mask)
@@ -505,7 +518,7 @@ def _grow_from_shadows(weak, strong, shadowish, faint, mask, *, gsd, min_aircraf
         return none
     if mask is not None:
         faint = faint & mask
-    faint = ndi.binary_opening(faint, structure=_disk(1.2, gsd))
+    faint = disk_opening(faint, 1.2, gsd)
     near = ndi.distance_transform_edt(~seeds) <= reach_m / gsd
     grown = ndi.binary_propagation(seeds, mask=(faint & near) | seeds) & ~weak
     # what grows must not bridge a shadow to other objects (a vehicle, a marking, another
