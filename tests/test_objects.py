@@ -332,6 +332,25 @@ def test_disk_opening_equals_ndimage_binary_opening(shape, radius_m, gsd):
         assert 0 < want.sum() < m.sum()  # the opening removed something and kept something
 
 
+@pytest.mark.parametrize(("shape", "share"), [((60, 50), 0.3), ((300, 400), 0.05), ((9, 5), 0.6)])
+@pytest.mark.parametrize("r", [1.0, 5.5, 40.0])
+def test_within_equals_a_whole_distance_transform(shape, share, r):
+    from scipy import ndimage as ndi
+
+    from airdiff.objects.detect import _within
+
+    rng = np.random.default_rng(shape[0] + int(r))
+    g = ndi.gaussian_filter(rng.random(shape), 2) if min(shape) > 10 else rng.random(shape)
+    lab, n = ndi.label(g > np.quantile(g, 1 - share))
+    chosen = rng.random(n + 1) < 0.5
+    chosen[0], chosen[1] = False, True
+    want = ndi.distance_transform_edt(~chosen[lab]) <= r
+    np.testing.assert_array_equal(_within(lab, chosen, r), want)
+    # many components: the whole tile at once, the same answer
+    chosen[1:] = True
+    np.testing.assert_array_equal(_within(lab, chosen, r), ndi.distance_transform_edt(lab == 0) <= r)
+
+
 def test_aircraft_under_haze_the_cloud_mask_misses_is_not_gone():
     # a veil of 0.8 opacity over one transport in AFTER, too faint for the cloud mask: the
     # transport is washed out with the ground around it, so it cannot be judged, and is

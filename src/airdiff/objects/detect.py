@@ -519,12 +519,30 @@ def _grow_from_shadows(weak, strong, shadowish, faint, mask, *, gsd, min_aircraf
     if mask is not None:
         faint = faint & mask
     faint = disk_opening(faint, 1.2, gsd)
-    near = ndi.distance_transform_edt(~seeds) <= reach_m / gsd
+    near = _within(lab, seed_id, reach_m / gsd)
     grown = ndi.binary_propagation(seeds, mask=(faint & near) | seeds) & ~weak
     # what grows must not bridge a shadow to other objects (a vehicle, a marking, another
     # aircraft): a one-pixel gap keeps them apart
     grown &= ~ndi.binary_dilation(weak & ~seeds)
     return grown
+
+
+def _within(lab: np.ndarray, chosen: np.ndarray, r: float) -> np.ndarray:
+    """Pixels within ``r`` pixels (Euclidean) of the components of ``lab`` that ``chosen`` marks.
+
+    As ``ndi.distance_transform_edt(~chosen[lab]) <= r``, but each component's distance is
+    taken in a window reaching ``r`` around it: a few small components in a large tile cost
+    their windows, not the tile (many cost the tile once).
+    """
+    pad = int(np.ceil(r)) + 1
+    wins = [(i, tuple(slice(max(s.start - pad, 0), min(s.stop + pad, n)) for s, n in zip(sl, lab.shape, strict=True)))
+            for i, sl in enumerate(ndi.find_objects(lab), start=1) if sl is not None and chosen[i]]
+    if sum(lab[w].size for _, w in wins) > lab.size // 2:
+        return ndi.distance_transform_edt(~chosen[lab]) <= r
+    out = np.zeros(lab.shape, bool)
+    for i, w in wins:
+        out[w] |= ndi.distance_transform_edt(lab[w] != i) <= r
+    return out
 
 
 def _merge_pieces(found: list[Aircraft], *, gap_m: float, max_aircraft_m: float, k: float) -> list[Aircraft]:
