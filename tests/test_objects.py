@@ -351,6 +351,23 @@ def test_within_equals_a_whole_distance_transform(shape, share, r):
     np.testing.assert_array_equal(_within(lab, chosen, r), ndi.distance_transform_edt(lab == 0) <= r)
 
 
+@pytest.mark.parametrize("shape", [(40, 30), (5, 7), (1, 9), (31, 2)])
+@pytest.mark.parametrize("r", [1, 3, 15])
+def test_mostly_equals_a_rank_mean(shape, r):
+    from scipy import ndimage as ndi
+    from skimage.filters import rank
+    from skimage.morphology import disk
+
+    from airdiff.objects.detect import _mostly
+
+    rng = np.random.default_rng(shape[0] * 100 + r)
+    g = ndi.gaussian_filter(rng.random(shape), 3) if min(shape) > 10 else rng.random(shape)
+    for q in (0.3, 0.5, 0.8):
+        m = g > np.quantile(g, q)
+        want = rank.mean(m.astype(np.uint8) * 255, disk(r)) >= 128
+        np.testing.assert_array_equal(_mostly(m, r), want)
+
+
 def test_aircraft_under_haze_the_cloud_mask_misses_is_not_gone():
     # a veil of 0.8 opacity over one transport in AFTER, too faint for the cloud mask: the
     # transport is washed out with the ground around it, so it cannot be judged, and is

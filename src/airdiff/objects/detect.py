@@ -471,9 +471,33 @@ def _ground_distance(fs: np.ndarray, gsd: float, is_grey: np.ndarray, *, width_m
     out = np.sqrt(acc / fs.shape[0])
     # a coloured object on pavement is its own neighbourhood's only colour: only where grass
     # or soil make up most of the ground around does their median mean anything
-    share = rank.mean((~paved).astype(np.uint8) * 255, fp)
-    out[~is_grey & (_repeat_to(share, step, (rows, cols)) < 128)] = np.inf
+    out[~is_grey & ~_repeat_to(_mostly(~paved, fp.shape[0] // 2), step, (rows, cols))] = np.inf
     return out
+
+
+def _mostly(mask: np.ndarray, r: int) -> np.ndarray:
+    """Where ``mask`` covers at least half the disk of radius ``r`` cells around (disk cells
+    off the grid not counted): as ``skimage.filters.rank.mean(mask * 255, disk(r)) >= 128``,
+    bit for bit (a test checks it), from running sums along the disk's rows."""
+    rows, cols = mask.shape
+    # cumulative sums along each row of the mask and of the grid's own cells, from r cells
+    # before the row's start (zeros) to r cells past its end (the row's total)
+    cs = np.zeros((2, rows, cols + 1 + 2 * r), np.int32)
+    np.cumsum(mask, axis=1, out=cs[0, :, r + 1 : r + 1 + cols])
+    cs[1, :, r + 1 : r + 1 + cols] = np.arange(1, cols + 1)
+    cs[:, :, r + 1 + cols :] = cs[:, :, r + cols : r + 1 + cols]
+    acc = np.zeros((2, rows, cols), np.int32)
+    for dy in range(-min(r, rows - 1), min(r, rows - 1) + 1):
+        h = int(np.sqrt(r * r - dy * dy))
+        # each row's sums over the 2h + 1 cells around each cell
+        run = cs[:, :, r + h + 1 : r + h + 1 + cols] - cs[:, :, r - h : r - h + cols]
+        if dy >= 0:
+            acc[:, : rows - dy] += run[:, dy:]
+        else:
+            acc[:, -dy:] += run[:, : rows + dy]
+    n, pop = acc
+    # rank.mean's byte: floor(255 * n / pop) >= 128
+    return 255 * n.astype(np.int64) >= 128 * pop.astype(np.int64)
 
 
 def _repeat_to(g: np.ndarray, step: int, shape: tuple[int, int]) -> np.ndarray:
