@@ -852,8 +852,10 @@ def block_writer(
         "driver": "GTiff", "count": count, "height": grid.height, "width": grid.width,
         "dtype": np.dtype(dtype).name, "crs": grid.crs,
         "transform": grid.transform if grid.crs is not None else Affine.identity(),
-        "tiled": True, "blockxsize": blocksize, "blockysize": blocksize,
-        "compress": compress, "BIGTIFF": "IF_SAFER",
+        "tiled": True, "blockxsize": blocksize, "blockysize": blocksize, "BIGTIFF": "IF_SAFER",
+        # read once, by the copy to the COG: compressed fast rather than small (a GDAL without
+        # ZSTD writes it uncompressed); ``compress`` is the COG's
+        "compress": "zstd", "zstd_level": 1,
     }
     if nodata is not None:
         profile["nodata"] = nodata
