@@ -16,7 +16,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.enums import ColorInterp
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
 
 from .errors import InputError, InputFileError, OutputError
 from .grid import Grid
@@ -822,6 +822,16 @@ class BlockWriter:
         self.windows_written += 1
 
 
+def _open_blocks(path, profile: dict, compress: str):
+    """The tiled GeoTIFF that :func:`block_writer` fills: it is read once, by the copy to the
+    COG, so it is compressed fast (ZSTD level 1) rather than small; with ``compress`` (the
+    COG's) where this GDAL has no ZSTD."""
+    try:
+        return rasterio.open(path, "w", **profile, compress="zstd", zstd_level=1)
+    except RasterioError:
+        return rasterio.open(path, "w", **profile, compress=compress)
+
+
 @contextlib.contextmanager
 def block_writer(
     path,
@@ -853,9 +863,6 @@ def block_writer(
         "dtype": np.dtype(dtype).name, "crs": grid.crs,
         "transform": grid.transform if grid.crs is not None else Affine.identity(),
         "tiled": True, "blockxsize": blocksize, "blockysize": blocksize, "BIGTIFF": "IF_SAFER",
-        # read once, by the copy to the COG: compressed fast rather than small (a GDAL without
-        # ZSTD writes it uncompressed); ``compress`` is the COG's
-        "compress": "zstd", "zstd_level": 1,
     }
     if nodata is not None:
         profile["nodata"] = nodata
@@ -863,7 +870,7 @@ def block_writer(
         with Env(GDAL_CACHEMAX=STREAM_CACHE_MB, GDAL_TIFF_INTERNAL_MASK=True):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                with rasterio.open(raw, "w", **profile) as dst:
+                with _open_blocks(raw, profile, compress) as dst:
                     yield BlockWriter(dst, 0 if nodata is None else nodata, nodata)
                     if tags:
                         dst.update_tags(**{k: str(v) for k, v in tags.items()})
