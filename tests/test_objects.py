@@ -319,13 +319,13 @@ def test_disk_extremes_equal_ndimage_filters_with_a_disk(shape, r):
 def test_disk_opening_equals_ndimage_binary_opening(shape, radius_m, gsd):
     from scipy import ndimage as ndi
 
-    from airdiff.objects.detect import _disk, disk_opening
+    from airdiff.objects.detect import _disk, _disk_opening
 
     rng = np.random.default_rng(shape[0] * 7 + int(radius_m * 10))
     # blobs of many sizes (some survive the opening, some do not), or noise on tiny arrays
     m = (ndi.gaussian_filter(rng.random(shape), 3) > 0.5) if min(shape) > 20 else rng.random(shape) > 0.3
     want = ndi.binary_opening(m, structure=_disk(radius_m, gsd))
-    got = disk_opening(m, radius_m, gsd)
+    got = _disk_opening(m, radius_m, gsd)
     assert got.dtype == bool and got.shape == m.shape
     np.testing.assert_array_equal(got, want)
     if min(shape) > 20:

@@ -164,7 +164,7 @@ def _disk_extreme(g: np.ndarray, r: float, op) -> np.ndarray:
     return out
 
 
-def disk_opening(mask: np.ndarray, radius_m: float, gsd: float) -> np.ndarray:
+def _disk_opening(mask: np.ndarray, radius_m: float, gsd: float) -> np.ndarray:
     """``ndi.binary_opening(mask, structure=_disk(radius_m, gsd))``, bit for bit (a test checks it).
 
     Erosion then dilation by the disk, each as a :func:`_disk_extreme` of the mask as bytes:
@@ -301,14 +301,14 @@ def detect_aircraft(
     low = 0.45 * contrast
     grey = saturation(fs) < 0.25
     ground_dist = _ground_distance(fs, gsd, grey)
-    ground = disk_opening(~shadowish & (ground_dist < low), 3.0, gsd)
+    ground = _disk_opening(~shadowish & (ground_dist < low), 3.0, gsd)
     weak &= ~ground
     strong &= ~ground
     # where an airframe's colour is read: it stands out strongly, is not ground and not in
     # shadow (on grass a shadow is dark green, not grey)
     airframe = strong & (ground_dist >= low) & ~dark
     # cut thin links (painted lines, joints) so objects do not chain along them
-    weak = disk_opening(weak, 0.8, gsd)
+    weak = _disk_opening(weak, 0.8, gsd)
 
     def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
         lab, n = ndi.label(weak_mask)
@@ -542,7 +542,7 @@ def _grow_from_shadows(weak, strong, shadowish, faint, mask, *, gsd, min_aircraf
         return none
     if mask is not None:
         faint = faint & mask
-    faint = disk_opening(faint, 1.2, gsd)
+    faint = _disk_opening(faint, 1.2, gsd)
     near = _within(lab, seed_id, reach_m / gsd)
     grown = ndi.binary_propagation(seeds, mask=(faint & near) | seeds) & ~weak
     # what grows must not bridge a shadow to other objects (a vehicle, a marking, another
