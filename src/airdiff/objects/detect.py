@@ -171,7 +171,7 @@ def _disk_opening(mask: np.ndarray, radius_m: float, gsd: float) -> np.ndarray:
     its cost does not grow with the disk's area as ndimage's does (several times faster for a
     radius of a few pixels). The mask is padded with False, as ndimage erodes at the border.
     """
-    r = max(1, int(round(radius_m / gsd)))
+    r = _disk_px(radius_m, gsd)
     m = np.pad(mask, r).view(np.uint8)
     m = _disk_extreme(_disk_extreme(m, r, np.minimum), r, np.maximum)
     return m[r:-r, r:-r].view(bool)
@@ -437,9 +437,14 @@ def detect_aircraft(
     return out
 
 
+def _disk_px(radius_m: float, gsd: float) -> int:
+    """Radius in whole pixels (at least one) of a disk of ``radius_m`` at ``gsd`` metres per pixel."""
+    return max(1, int(round(radius_m / gsd)))
+
+
 def _disk(radius_m: float, gsd: float) -> np.ndarray:
     """A disk structuring element of ``radius_m`` (at least one pixel) at ``gsd`` metres per pixel."""
-    r = max(1, int(round(radius_m / gsd)))
+    r = _disk_px(radius_m, gsd)
     y, x = np.ogrid[-r : r + 1, -r : r + 1]
     return (x * x + y * y) <= r * r
 
@@ -458,7 +463,8 @@ def _ground_distance(fs: np.ndarray, gsd: float, is_grey: np.ndarray, *, width_m
     from skimage.morphology import disk
 
     step = cell_px(gsd)
-    fp = disk(max(1, int(round(0.5 * width_m / (step * gsd)))))
+    r = _disk_px(0.5 * width_m, step * gsd)
+    fp = disk(r)
     rows, cols = fs.shape[1:]
     coarse = np.stack([_block_mean(b, step) if step > 1 else b for b in fs])
     paved = saturation(coarse) < grey
@@ -471,7 +477,7 @@ def _ground_distance(fs: np.ndarray, gsd: float, is_grey: np.ndarray, *, width_m
     out = np.sqrt(acc / fs.shape[0])
     # a coloured object on pavement is its own neighbourhood's only colour: only where grass
     # or soil make up most of the ground around does their median mean anything
-    out[~is_grey & ~_repeat_to(_mostly(~paved, fp.shape[0] // 2), step, (rows, cols))] = np.inf
+    out[~is_grey & ~_repeat_to(_mostly(~paved, r), step, (rows, cols))] = np.inf
     return out
 
 
