@@ -426,3 +426,57 @@ def test_align_raises_with_registration(texture):
     reg = info.value.registration
     assert isinstance(reg, Registration) and not reg.ok
     assert reg.to_dict()["status"] == "failed"
+
+
+def test_warp_cross_validation_equals_refitting_without_each_block():
+    """The held-out residuals of the warp's smoother are those of refitting without the block."""
+    from airdiff.register._fit import _basis, _laplacian, _Smoother
+
+    rng = np.random.default_rng(3)
+    n, (gr, gc) = 150, (6, 7)
+    pts = rng.uniform(0, 300, (n, 2))
+    b = _basis(np.linspace(0, 299, gr), np.linspace(0, 299, gc), pts[:, 1], pts[:, 0])
+    sw = np.sqrt(rng.uniform(0.2, 1.5, n))[:, None]
+    res = np.column_stack([np.sin(pts[:, 0] / 60), np.cos(pts[:, 1] / 80)]) + rng.normal(0, 0.1, (n, 2))
+    lap = _laplacian(gr, gc)
+    ltl, ridge = lap.T @ lap, 1e-3
+    bw, rw = b * sw, res * sw
+    fit = _Smoother(bw, rw, ltl, ridge)
+    fold = (pts[:, 0] // 100).astype(int) * 3 + (pts[:, 1] // 100).astype(int)
+    folds = [np.flatnonzero(fold == k) for k in np.unique(fold)]
+    for lam in (0.03, 1.0, 300.0):
+        full = np.linalg.solve(bw.T @ bw + lam * ltl + ridge * np.eye(gr * gc), bw.T @ rw)
+        np.testing.assert_allclose(fit.nodes(lam), full, atol=1e-8)
+        held = fit.held_out(lam, folds)
+        for idx in folds:
+            keep = np.setdiff1d(np.arange(n), idx)
+            a = bw[keep]
+            sol = np.linalg.solve(a.T @ a + lam * ltl + ridge * np.eye(gr * gc), a.T @ rw[keep])
+            np.testing.assert_allclose(held[idx], rw[idx] - bw[idx] @ sol, atol=1e-8)
+
+
+def test_robust_warp_discounts_tie_points_with_gross_errors():
+    """A tenth of the tie points off by 0.6 px (content that changed) barely moves the warp."""
+    from airdiff.register._fit import fit_warp, warp_at
+
+    rng = np.random.default_rng(11)
+    shape = (600, 600)
+    pts = rng.uniform(20, 580, (300, 2))
+
+    def field(p):
+        return np.column_stack([0.8 * np.sin(p[:, 0] / 150) * np.cos(p[:, 1] / 200),
+                                0.6 * np.cos(p[:, 0] / 180 + 1) * np.sin(p[:, 1] / 170)])
+
+    res = field(pts) + rng.normal(0, 0.04, pts.shape)
+    bad = rng.random(len(pts)) < 0.1
+    ang = rng.uniform(0, 2 * np.pi, bad.sum())
+    res[bad] += 0.6 * np.column_stack([np.cos(ang), np.sin(ang)])
+    grid = np.stack(np.meshgrid(np.linspace(50, 550, 11), np.linspace(50, 550, 11)), -1).reshape(-1, 2)
+    err = {}
+    for robust in (False, True):
+        warp, _ = fit_warp(pts, res, shape, n_nodes=(10, 10), robust=robust)
+        assert warp is not None
+        got = np.column_stack(warp_at(warp, grid[:, 0], grid[:, 1]))
+        err[robust] = float(np.mean(np.hypot(*(got - field(grid)).T)))
+    assert err[True] < 0.7 * err[False]
+    assert err[True] < 0.03

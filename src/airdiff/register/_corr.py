@@ -204,28 +204,37 @@ def phase_correlate_many(
     del fa, fb
     mag = np.abs(cross)
     floor = np.maximum(mag.max(axis=axes, keepdims=True) * np.float32(1e-6), np.finfo(np.float32).tiny)
-    cross /= np.maximum(mag, floor)
-    del mag
     wgt, gain = _band_pass(shape, high_cut, low_cut)
-    cross *= wgt
+    # whiten and band-pass in one real factor (a complex division costs 4x a product)
+    cross *= wgt / np.maximum(mag, floor)
+    del mag
     corr = sfft.irfft2(cross, s=shape, axes=axes, workers=workers) * gain
 
     rows, cols = _signed_axes(shape)
-    allowed = None
+    row_ok = col_ok = None
     if shift_bounds is not None:
         (r0, r1), (c0, c1) = shift_bounds
-        allowed = ((rows >= r0) & (rows <= r1))[:, None] & ((cols >= c0) & (cols <= c1))[None, :]
+        row_ok, col_ok = (rows >= r0) & (rows <= r1), (cols >= c0) & (cols <= c1)
     elif max_shift is not None:
         mr, mc = (max_shift, max_shift) if np.isscalar(max_shift) else max_shift
-        allowed = (np.abs(rows) <= mr)[:, None] & (np.abs(cols) <= mc)[None, :]
-    search = corr if allowed is None else np.where(allowed, corr, -np.inf)
+        row_ok, col_ok = np.abs(rows) <= mr, np.abs(cols) <= mc
+    # the allowed shifts are a product of rows and columns: search only that block
+    ri = np.arange(shape[0]) if row_ok is None else np.flatnonzero(row_ok)
+    ci = np.arange(shape[1]) if col_ok is None else np.flatnonzero(col_ok)
+    search = corr if row_ok is None else corr[:, ri[:, None], ci[None, :]]
     idx = np.arange(n)
-    pr, pc = np.divmod(np.argmax(search.reshape(n, -1), axis=1), shape[1])
-    height = corr[idx, pr, pc].astype(np.float64)
-    # runner-up away from the peak (circular neighbourhood)
-    dr = np.abs(_signed((np.arange(shape[0])[None, :] - pr[:, None]) % shape[0], shape[0])) <= exclude
-    dc = np.abs(_signed((np.arange(shape[1])[None, :] - pc[:, None]) % shape[1], shape[1])) <= exclude
-    other = np.where(dr[:, :, None] & dc[:, None, :], -np.inf, search).reshape(n, -1).max(axis=1)
+    if search.shape[1] == 0 or search.shape[2] == 0:
+        pr = pc = np.zeros(n, np.intp)
+        height = np.zeros(n)
+        other = np.full(n, -np.inf)
+    else:
+        sr, sc = np.divmod(np.argmax(search.reshape(n, -1), axis=1), search.shape[2])
+        pr, pc = ri[sr], ci[sc]
+        height = corr[idx, pr, pc].astype(np.float64)
+        # runner-up away from the peak (circular neighbourhood)
+        dr = np.abs(_signed((ri[None, :] - pr[:, None]) % shape[0], shape[0])) <= exclude
+        dc = np.abs(_signed((ci[None, :] - pc[:, None]) % shape[1], shape[1])) <= exclude
+        other = np.where(dr[:, :, None] & dc[:, None, :], -np.inf, search).reshape(n, -1).max(axis=1)
     second = np.where(np.isfinite(other), other, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(second > 0, height / np.where(second > 0, second, 1.0), np.inf)
@@ -234,7 +243,7 @@ def phase_correlate_many(
     if upsample <= 1:
         shift = base + np.array([_parabolic3(corr[i], pr[i], pc[i]) for i in range(n)]).reshape(n, 2)
     else:
-        shift = _refine_dft(_full_spectrum(cross, shape), base, upsample)
+        shift = _refine_dft(cross, shape, base, upsample)
     bad = ~np.isfinite(height) | (height <= 0)
     shift[bad] = 0.0
     height[bad] = 0.0
@@ -282,47 +291,51 @@ def _parabolic3(corr: np.ndarray, pr: int, pc: int) -> np.ndarray:
     return out
 
 
-def _full_spectrum(half: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Full complex spectra (n, rows, cols) from rfft2 half spectra (Hermitian symmetry)."""
-    n0, n1 = shape
-    full = np.empty((half.shape[0], n0, n1), np.complex64)
-    nh = half.shape[-1]
-    full[..., :nh] = half
-    if n1 - nh > 0:
-        # F[k0, k1] = conj(F[-k0, -k1]) for the missing columns k1 = nh..n1-1
-        src_r = (-np.arange(n0)) % n0
-        np.conj(half[:, src_r, n1 - nh:0:-1], out=full[..., nh:])
-    return full
+def _parabolic_at(surf: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Parabolic sub-sample offsets (n, 2) of the maxima at (``i``, ``j``) of a stack of
+    surfaces (n, m0, m1), without wrapping: an axis whose peak is on the border keeps 0."""
+    k = np.arange(len(surf))
+    m0, m1 = surf.shape[1:]
+    out = np.zeros((len(surf), 2))
+    c = surf[k, i, j]
+    for axis, (idx, m) in enumerate(((i, m0), (j, m1))):
+        inner = (idx > 0) & (idx < m - 1)
+        lo = np.where(inner, idx - 1, idx)
+        hi = np.where(inner, idx + 1, idx)
+        a = surf[k, lo, j] if axis == 0 else surf[k, i, lo]
+        b = surf[k, hi, j] if axis == 0 else surf[k, i, hi]
+        den = a - 2 * c + b
+        ok = inner & (den < 0)
+        out[ok, axis] = np.clip(0.5 * (a - b)[ok] / den[ok], -0.5, 0.5)
+    return out
 
 
-def _refine_dft(spec: np.ndarray, base: np.ndarray, up: int) -> np.ndarray:
+def _refine_dft(half: np.ndarray, shape: tuple[int, int], base: np.ndarray, up: int) -> np.ndarray:
     """Sub-pixel peaks by evaluating the inverse DFTs on a fine grid around ``base``.
 
-    ``spec`` (n, rows, cols) full spectra, ``base`` (n, 2) integer peaks; returns (n, 2).
+    ``half`` (n, rows, cols // 2 + 1) rfft2 half spectra of surfaces of ``shape``, ``base``
+    (n, 2) integer peaks; returns (n, 2). A real surface is the real part of the sum over the
+    half spectrum with its inner columns counted twice (Hermitian symmetry), so the full
+    spectrum is never built.
     """
-    n, n0, n1 = spec.shape
+    n = half.shape[0]
+    n0, n1 = shape
     n_half = int(np.ceil(0.75 * up))  # the true peak is within 0.5 px of the integer one
     offs = np.arange(-n_half, n_half + 1, dtype=np.float64) / up
-    sr = base[:, :1] + offs  # (n, m)
-    sc = base[:, 1:] + offs
     fr = sfft.fftfreq(n0)
-    fc = sfft.fftfreq(n1)
+    fc = sfft.rfftfreq(n1)
+    twice = np.full(len(fc), 2.0)
+    twice[0] = 1.0
+    if n1 % 2 == 0:
+        twice[-1] = 1.0
     # exp(2 pi i (base + off) f) = exp(2 pi i base f) exp(2 pi i off f): one small table of
     # exponentials shared by all windows, times a phase per window
     tab_r = np.exp(2j * np.pi * offs[:, None] * fr[None, :]).astype(np.complex64)  # (m, rows)
-    tab_c = np.exp(2j * np.pi * fc[:, None] * offs[None, :]).astype(np.complex64)  # (cols, m)
+    tab_c = (twice[:, None] * np.exp(2j * np.pi * fc[:, None] * offs[None, :])).astype(np.complex64)
     er = np.exp(2j * np.pi * base[:, :1] * fr[None, :]).astype(np.complex64)[:, None, :] * tab_r
     ec = np.exp(2j * np.pi * base[:, 1:] * fc[None, :]).astype(np.complex64)[:, :, None] * tab_c
-    fine = (er @ (spec @ ec)).real
-    out = np.empty((n, 2))
+    fine = ((er @ half) @ ec).real
     m = fine.shape[1]
-    for k in range(n):
-        i, j = np.unravel_index(int(np.argmax(fine[k])), fine[k].shape)
-        sub = _parabolic3(fine[k], int(i), int(j))
-        # no wrap on the fine grid: at the border keep the grid value
-        if i in (0, m - 1):
-            sub[0] = 0.0
-        if j in (0, m - 1):
-            sub[1] = 0.0
-        out[k] = sr[k, i] + sub[0] / up, sc[k, j] + sub[1] / up
-    return out
+    i, j = np.divmod(np.argmax(fine.reshape(n, -1), axis=1), m)
+    sub = _parabolic_at(fine, i, j)
+    return base + (offs[np.column_stack([i, j])] + sub / up)
