@@ -183,17 +183,21 @@ def _sample_transfer(before_src, after_src, reg: Registration, *, win: int = 128
     w_r, w_c = min(win, rows), min(win, cols)
     nr = int(np.clip(rows // (win + 44), 1, max_n))
     nc = int(np.clip(cols // (win + 44), 1, max_n))
+
+    def read():  # on the calling thread: a source is read by one thread at a time
+        for r0 in np.linspace(0, rows - w_r, nr).round().astype(int):
+            for c0 in np.linspace(0, cols - w_c, nc).round().astype(int):
+                aw = after_window(reg, r0, c0, w_r, w_c, after_src.grid.shape)
+                if aw is not None:
+                    yield r0, c0, aw, before_src.read(r0, c0, w_r, w_c), after_src.read(*aw)
+
+    def resampled(item):  # AFTER onto BEFORE's window while the next windows are read
+        r0, c0, aw, b, a = item
+        return b, apply(a, window_registration(reg, (r0, c0), aw[:2]), b.grid)
+
     bs, al = [], []
-    for r0 in np.linspace(0, rows - w_r, nr).round().astype(int):
-        for c0 in np.linspace(0, cols - w_c, nc).round().astype(int):
-            b = before_src.read(r0, c0, w_r, w_c)
-            aw = after_window(reg, r0, c0, w_r, w_c, after_src.grid.shape)
-            if aw is None:
-                continue
-            a = after_src.read(*aw)
-            a = apply(a, window_registration(reg, (r0, c0), aw[:2]), b.grid)
-            if (b.valid & a.valid).mean() < 0.2:
-                continue
+    for b, a in ordered_map(resampled, read()):
+        if (b.valid & a.valid).mean() >= 0.2:
             bs.append(b)
             al.append(a)
     if not bs:
