@@ -319,12 +319,14 @@ def test_disk_extremes_equal_ndimage_filters_with_a_disk(shape, r):
 def test_disk_opening_equals_ndimage_binary_opening(shape, radius_m, gsd):
     from scipy import ndimage as ndi
 
-    from airdiff.objects.detect import _disk, _disk_opening
+    from airdiff.objects.detect import _disk_opening, _disk_px
 
     rng = np.random.default_rng(shape[0] * 7 + int(radius_m * 10))
     # blobs of many sizes (some survive the opening, some do not), or noise on tiny arrays
     m = (ndi.gaussian_filter(rng.random(shape), 3) > 0.5) if min(shape) > 20 else rng.random(shape) > 0.3
-    want = ndi.binary_opening(m, structure=_disk(radius_m, gsd))
+    r = _disk_px(radius_m, gsd)
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    want = ndi.binary_opening(m, structure=(x * x + y * y) <= r * r)
     got = _disk_opening(m, radius_m, gsd)
     assert got.dtype == bool and got.shape == m.shape
     np.testing.assert_array_equal(got, want)

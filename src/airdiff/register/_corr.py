@@ -241,7 +241,7 @@ def phase_correlate_many(
 
     base = np.column_stack([rows[pr], cols[pc]]).astype(np.float64)
     if upsample <= 1:
-        shift = base + np.array([_parabolic3(corr[i], pr[i], pc[i]) for i in range(n)]).reshape(n, 2)
+        shift = base + _parabolic_at(corr, pr, pc, wrap=True)
     else:
         shift = _refine_dft(cross, shape, base, upsample)
     bad = ~np.isfinite(height) | (height <= 0)
@@ -275,33 +275,22 @@ def _signed_axes(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return out
 
 
-def _parabolic3(corr: np.ndarray, pr: int, pc: int) -> np.ndarray:
-    n0, n1 = corr.shape
-    c = corr[pr, pc]
-    out = np.zeros(2)
-    for axis, (m, p) in enumerate(
-        (
-            (corr[(pr - 1) % n0, pc], corr[(pr + 1) % n0, pc]),
-            (corr[pr, (pc - 1) % n1], corr[pr, (pc + 1) % n1]),
-        )
-    ):
-        den = m - 2 * c + p
-        if den < 0:
-            out[axis] = float(np.clip(0.5 * (m - p) / den, -0.5, 0.5))
-    return out
-
-
-def _parabolic_at(surf: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def _parabolic_at(surf: np.ndarray, i: np.ndarray, j: np.ndarray, *, wrap: bool = False) -> np.ndarray:
     """Parabolic sub-sample offsets (n, 2) of the maxima at (``i``, ``j``) of a stack of
-    surfaces (n, m0, m1), without wrapping: an axis whose peak is on the border keeps 0."""
+    surfaces (n, m0, m1). With ``wrap`` the surfaces are periodic (a correlation surface);
+    without, an axis whose peak is on the border keeps 0."""
     k = np.arange(len(surf))
     m0, m1 = surf.shape[1:]
     out = np.zeros((len(surf), 2))
     c = surf[k, i, j]
     for axis, (idx, m) in enumerate(((i, m0), (j, m1))):
-        inner = (idx > 0) & (idx < m - 1)
-        lo = np.where(inner, idx - 1, idx)
-        hi = np.where(inner, idx + 1, idx)
+        if wrap:
+            inner = np.ones(len(surf), bool)
+            lo, hi = (idx - 1) % m, (idx + 1) % m
+        else:
+            inner = (idx > 0) & (idx < m - 1)
+            lo = np.where(inner, idx - 1, idx)
+            hi = np.where(inner, idx + 1, idx)
         a = surf[k, lo, j] if axis == 0 else surf[k, i, lo]
         b = surf[k, hi, j] if axis == 0 else surf[k, i, hi]
         den = a - 2 * c + b
