@@ -17,6 +17,7 @@ from airdiff.objects import (
     segment_aeroways,
     summarise,
 )
+from airdiff.objects.detect import rect_dims
 from airdiff.radiometry import normalise
 
 synth = pytest.importorskip("airdiff.synth")
@@ -139,6 +140,26 @@ def test_grey_fighters_on_concrete_are_found_not_only_their_shadows():
     for t in whole:  # found where the aircraft is, not where its shadow falls
         a = max(found, key=lambda a: a.footprint.intersection(t.footprint).area)
         assert a.footprint.centroid.distance(t.footprint.centroid) <= 5.0
+
+
+def test_dark_grey_fighters_are_found_whole_with_their_shadows():
+    # seed 5 parks dark grey fighters at 0.5 m: their paint is as dark against the concrete
+    # as a cast shadow, so most of some airframes was cut away as shadow and the rest was too
+    # small to be an aircraft (10 of 14 found)
+    pair = synth.make_pair(5, scenario="random", gsd=0.5, misregistration="none", nuisances="all")
+    truth = pair.truth.aircraft_before
+    assert len(truth) >= 12 and all(t.kind == "small" for t in truth)
+    found = detect_aircraft(pair.before)
+    whole = [t for t in truth if any(a.footprint.intersection(t.footprint).area > t.footprint.area / 3
+                                     for a in found)]
+    assert len(whole) >= 0.85 * len(truth)
+    dark = [a for a in found if a.features["with_shadow"]]
+    assert dark
+    for a in dark:  # each on an aircraft, centred on it within a few metres, of its size
+        t = max(truth, key=lambda t: a.footprint.intersection(t.footprint).area)
+        assert a.footprint.intersection(t.footprint).area > t.footprint.area / 3
+        assert a.footprint.centroid.distance(t.footprint.centroid) <= 5.0
+        assert max(rect_dims(a.footprint)) <= 1.3 * max(rect_dims(t.footprint))
 
 
 @pytest.fixture(scope="module")

@@ -751,6 +751,11 @@ def find_changes(
         # wing's length (that aircraft carries any change), or when it is grey like a shadow
         # (its caster, a grey airframe on grey concrete, is not seen): a shadow that changed
         # with the sun is no aircraft change on its own
+        # An object found with what looked like its shadow may be dark paint or a cast shadow
+        # with a little of its caster: a shadow only beside a larger lit aircraft
+        if a.features.get("with_shadow"):
+            return any(not b.features.get("dark") and b is not a and _dims(b)[0] >= 1.5 * _dims(a)[0]
+                       and a.footprint.buffer(_SHADOW_REACH_M * k).intersects(b.footprint) for b in found)
         if not a.features.get("dark"):
             return False
         if float(a.features.get("sat", 1.0)) < SHADOW_SAT:
