@@ -262,6 +262,24 @@ def test_moved_origin_among_identical_aircraft_is_flagged():
     assert origin_note(0) == ""
 
 
+def test_moved_origin_follows_the_paint_shade_over_a_measured_size():
+    """Two departures of one type and livery: one of the new aircraft's shade but measured 20 %
+    longer (a shadow taken in), one 0.05 lighter and of its size. The measured size varies
+    between dates as much as between airframes; the shade does not, so the first is the origin."""
+    from airdiff.objects.classify import moved_pairs
+
+    def plane(x, length, shade):
+        return Aircraft(box(x, 0, x + 40, length), length, 40.0, float("nan"), 0.9, "large",
+                        features={"mean_rgb": (shade, shade + 0.01, shade + 0.02)})
+
+    new = [plane(1000, 45.0, 0.60)]
+    for order in ((0, 1), (1, 0)):
+        gone = [plane(0, 54.0, 0.60), plane(100, 45.0, 0.65)]
+        gone = [gone[i] for i in order]
+        pairs, _, _ = moved_pairs(gone, new, ["taxiway"], 1.0)
+        assert pairs == [(order.index(0), 0)]
+
+
 def test_an_aircraft_new_on_a_parking_surface_is_an_arrival_not_a_move():
     """Identical aircraft: one gone from a stand, one new on another stand. Nothing in the
     images ties them together, so they are not paired; off the stands they are."""
