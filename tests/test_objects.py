@@ -127,15 +127,22 @@ def test_detector_sizes_and_rejects_vehicles():
     assert all(max(a.length_m, a.span_m) >= 12.0 for a in found)
 
 
-def test_grey_fighters_on_concrete_are_found_not_only_their_shadows():
-    # seed 2 parks twelve light grey fighters on light concrete at 0.7 m: each stands out
-    # less than its own shadow, which alone is too thin to be an aircraft (none was found)
-    pair = synth.make_pair(2, scenario="random", gsd=0.7, misregistration="none", nuisances="all")
+def _fighters_found(seed: int, gsd: float, n_min: int):
+    """BEFORE of a random scene of fighters only: its truth, what the detector finds, and the
+    true aircraft a detection covers a third of."""
+    pair = synth.make_pair(seed, scenario="random", gsd=gsd, misregistration="none", nuisances="all")
     truth = pair.truth.aircraft_before
-    assert len(truth) >= 10 and all(t.kind == "small" for t in truth)
+    assert len(truth) >= n_min and all(t.kind == "small" for t in truth)
     found = detect_aircraft(pair.before)
     whole = [t for t in truth if any(a.footprint.intersection(t.footprint).area > t.footprint.area / 3
                                      for a in found)]
+    return truth, found, whole
+
+
+def test_grey_fighters_on_concrete_are_found_not_only_their_shadows():
+    # seed 2 parks twelve light grey fighters on light concrete at 0.7 m: each stands out
+    # less than its own shadow, which alone is too thin to be an aircraft (none was found)
+    truth, found, whole = _fighters_found(2, 0.7, 10)
     assert len(whole) >= len(truth) / 2
     for t in whole:  # found where the aircraft is, not where its shadow falls
         a = max(found, key=lambda a: a.footprint.intersection(t.footprint).area)
@@ -146,12 +153,7 @@ def test_dark_grey_fighters_are_found_whole_with_their_shadows():
     # seed 5 parks dark grey fighters at 0.5 m: their paint is as dark against the concrete
     # as a cast shadow, so most of some airframes was cut away as shadow and the rest was too
     # small to be an aircraft (10 of 14 found)
-    pair = synth.make_pair(5, scenario="random", gsd=0.5, misregistration="none", nuisances="all")
-    truth = pair.truth.aircraft_before
-    assert len(truth) >= 12 and all(t.kind == "small" for t in truth)
-    found = detect_aircraft(pair.before)
-    whole = [t for t in truth if any(a.footprint.intersection(t.footprint).area > t.footprint.area / 3
-                                     for a in found)]
+    truth, found, whole = _fighters_found(5, 0.5, 12)
     assert len(whole) >= 0.85 * len(truth)
     dark = [a for a in found if a.features["with_shadow"]]
     assert dark
