@@ -59,6 +59,8 @@ _GONE_RATIO = 0.35
 #: Contrast to the local background (:func:`contrast_map`) at which a pixel is part of an
 #: object: the built-in detector's default.
 _STANDS_OUT = 0.09
+#: An object standing out this much (1.5 x :data:`_STANDS_OUT`) is clearly there.
+_CLEAR = 1.5 * _STANDS_OUT
 #: Darkening of the ground just around an aircraft (2-8 m out) from which it counts as
 #: scorch. Around intact aircraft it darkens by at most 0.11 (shadows that moved with the
 #: sun, benchmark development scenes); around burned ones mostly by 0.13-0.30.
@@ -704,16 +706,20 @@ def find_changes(
         if win is None or not m.any():
             return False
         body = m & lit[win]
-        if body.sum() < 0.3 * m.sum():
+        shadowed = body.sum() < 0.3 * m.sum()
+        if shadowed:
             # mostly deep shadow in one date or dark paint: a shadow that moved with the sun is
             # no aircraft change; only a clear one counts
             body = m
             need = 1.5 * min_change
         else:
             need = min_change
-        if float(np.median(cm.magnitude[win][body])) < need:
-            return False
         ph, pt = float(here[win][body].mean()), float(there[win][body].mean())
+        # a light airframe on light concrete hardly changes the pixels it covers; a lit one
+        # that stands out clearly in its date and hardly at all in the other came or went
+        clear = not shadowed and ph >= _CLEAR and pt < ph / 3
+        if float(np.median(cm.magnitude[win][body])) < need and not clear:
+            return False
         # the same airframe in both dates (lit parts alike) is no change, however faint it is
         # in one of them
         own = body & (here[win] > _STANDS_OUT)
