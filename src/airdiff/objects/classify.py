@@ -764,18 +764,20 @@ def find_changes(
         # a dark object is a cast shadow when a lit aircraft of the same date lies within a
         # wing's length (that aircraft carries any change), or when it is grey like a shadow
         # (its caster, a grey airframe on grey concrete, is not seen): a shadow that changed
-        # with the sun is no aircraft change on its own
-        # An object found with what looked like its shadow may be dark paint or a cast shadow
-        # with a little of its caster: a shadow only beside a larger lit aircraft
+        # with the sun is no aircraft change on its own. An object found with what looked
+        # like its shadow may be dark paint or a cast shadow with a little of its caster: a
+        # shadow only beside a larger lit aircraft
         if a.features.get("with_shadow"):
-            return any(not b.features.get("dark") and b is not a and _dims(b)[0] >= 1.5 * _dims(a)[0]
-                       and a.footprint.buffer(_SHADOW_REACH_M * k).intersects(b.footprint) for b in found)
-        if not a.features.get("dark"):
+            larger = 1.5
+        elif not a.features.get("dark"):
             return False
-        if float(a.features.get("sat", 1.0)) < SHADOW_SAT:
+        elif float(a.features.get("sat", 1.0)) < SHADOW_SAT:
             return True
+        else:
+            larger = 0.0
         reach = a.footprint.buffer(_SHADOW_REACH_M * k)
-        return any(not b.features.get("dark") and b is not a and reach.intersects(b.footprint) for b in found)
+        return any(not b.features.get("dark") and b is not a and _dims(b)[0] >= larger * _dims(a)[0]
+                   and reach.intersects(b.footprint) for b in found)
 
     vanished = [b for b in vanished if not only_shadow(b, ac_b_all)]
     new = [a for a in new if not only_shadow(a, ac_a)]

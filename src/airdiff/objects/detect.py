@@ -311,6 +311,74 @@ def detect_aircraft(
     # cut thin links (painted lines, joints) so objects do not chain along them
     weak = _disk_opening(weak, 0.8, gsd)
 
+    min_px = (0.25 * min_aircraft_m * min_aircraft_m * 0.25) / (gsd * gsd)
+
+    def aircraft_in(whole: np.ndarray, box: tuple[int, int, int, int], *, dark_object: bool,
+                    with_shadow: bool) -> list[Aircraft]:
+        """The aircraft-like pieces of ``whole``, the mask of one component in window ``box``."""
+        r0, r1, c0, c1 = box
+        transform = scene.grid.transform
+        got: list[Aircraft] = []
+        for body in _split_touching(whole, gsd=gsd, max_aircraft_m=max_aircraft_m):
+            rr, cc = np.nonzero(body)
+            if rr.size < min_px:
+                continue
+            e1, e2, ang, elong = _axes(rr, cc, gsd)
+            if e1 < min_aircraft_m or e1 > max_aircraft_m:
+                log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'size', (r0, c0), e1, e2)
+                continue
+            if e2 < 0.35 * min_aircraft_m:
+                log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'thin', (r0, c0), e1, e2)
+                continue  # a thin strip (marking, edge)
+            hull_area = _hull_area(rr, cc)
+            solidity = rr.size / max(hull_area, 1.0)
+            area_m2 = rr.size * gsd * gsd
+            box_fill = area_m2 / (e1 * e2)
+            if solidity > 0.86 and box_fill > 0.8:
+                log.debug('reject solid at %s', (r0, c0))
+                continue  # a building or container: solid rectangle
+            fp = mask_to_polygon(body, transform @ transform.translation(c0, r0))
+            if fp is None or fp.is_empty:
+                continue
+            sub = (slice(r0, r1), slice(c0, c1))
+            obj_lum = float(lum[sub][body].mean())
+            obj_bg = float(lum_bg[sub][body].mean())
+            obj_sat = float(sat[sub][body].mean())
+            obj_dist = float(dist[sub][body].mean())
+            # score: contrast, aircraft-like solidity (crosses are 0.3-0.7) and size
+            s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
+            s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
+            s_size = 1.0 if 15.0 <= e1 <= 70.0 else 0.6
+            score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
+            heading = ang if elong > 1.6 else float("nan")
+            feats = {
+                "lum": obj_lum,
+                "bg_lum": obj_bg,
+                "sat": obj_sat,
+                "contrast": obj_dist,
+                "solidity": float(solidity),
+                "area_m2": float(area_m2),
+                "dark": dark_object,
+                # found with what was taken for its shadow (dark paint)
+                "with_shadow": with_shadow,
+                "mean_rgb": _paint(f[:, sub[0], sub[1]], body, airframe[sub]),
+            }
+            length, span = e1, e2
+            got.append(
+                Aircraft(
+                    footprint=fp,
+                    length_m=float(length),
+                    span_m=float(span),
+                    heading_deg=heading,
+                    score=float(score),
+                    size_class=size_class_of(length, span),
+                    state="intact",
+                    source="builtin",
+                    features=feats,
+                )
+            )
+        return got
+
     def candidates(weak_mask: np.ndarray, grown: np.ndarray | None = None) -> list[Aircraft]:
         lab, n = ndi.label(weak_mask)
         if n == 0:
@@ -319,7 +387,6 @@ def detect_aircraft(
         has_strong = np.zeros(n + 1, bool)
         has_strong[np.unique(lab[strong])] = True
         has_strong[0] = False
-        min_px = (0.25 * min_aircraft_m * min_aircraft_m * 0.25) / (gsd * gsd)
         counts = np.bincount(lab.ravel(), minlength=n + 1)
         ok = has_strong & (counts >= min_px)
         if grown is not None:  # only what growing the shadows changed
@@ -328,7 +395,6 @@ def detect_aircraft(
             ok &= touched
         out: list[Aircraft] = []
         objs = ndi.find_objects(lab)
-        transform = scene.grid.transform
         pad = 2
         for i, sl in enumerate(objs, start=1):
             if sl is None or not ok[i]:
@@ -357,75 +423,14 @@ def detect_aircraft(
                 keep = sizes >= 0.15 * sizes.max()
                 body = keep[bl]
             whole = ndi.binary_closing(body, iterations=1) | body
-            options = [(whole, dark_object)]
-            if not dark_object:
+            box = (r0, r1, c0, c1)
+            got = aircraft_in(whole, box, dark_object=bool(dark_object), with_shadow=False)
+            if not got and not dark_object:
                 # dark paint is as dark as a shadow: where the lit part alone is no aircraft,
                 # the object with what was taken for its shadow may be one
-                options.append((ndi.binary_closing(comp, iterations=1) | comp, None))
-            for whole, dark_object in options:
-                with_shadow = dark_object is None
-                dark_object = bool(dark_object)
-                n_before = len(out)
-                for body in _split_touching(whole, gsd=gsd, max_aircraft_m=max_aircraft_m):
-                    rr, cc = np.nonzero(body)
-                    if rr.size < min_px:
-                        continue
-                    e1, e2, ang, elong = _axes(rr, cc, gsd)
-                    if e1 < min_aircraft_m or e1 > max_aircraft_m:
-                        log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'size', (r0, c0), e1, e2)
-                        continue
-                    if e2 < 0.35 * min_aircraft_m:
-                        log.debug('reject %s at %s: e1=%.1f e2=%.1f', 'thin', (r0, c0), e1, e2)
-                        continue  # a thin strip (marking, edge)
-                    hull_area = _hull_area(rr, cc)
-                    solidity = rr.size / max(hull_area, 1.0)
-                    area_m2 = rr.size * gsd * gsd
-                    box_fill = area_m2 / (e1 * e2)
-                    if solidity > 0.86 and box_fill > 0.8:
-                        log.debug('reject solid at %s', (r0, c0))
-                        continue  # a building or container: solid rectangle
-                    fp = mask_to_polygon(body, transform @ transform.translation(c0, r0))
-                    if fp is None or fp.is_empty:
-                        continue
-                    sub = (slice(r0, r1), slice(c0, c1))
-                    obj_lum = float(lum[sub][body].mean())
-                    obj_bg = float(lum_bg[sub][body].mean())
-                    obj_sat = float(sat[sub][body].mean())
-                    obj_dist = float(dist[sub][body].mean())
-                    # score: contrast, aircraft-like solidity (crosses are 0.3-0.7) and size
-                    s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
-                    s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
-                    s_size = 1.0 if 15.0 <= e1 <= 70.0 else 0.6
-                    score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
-                    heading = ang if elong > 1.6 else float("nan")
-                    feats = {
-                        "lum": obj_lum,
-                        "bg_lum": obj_bg,
-                        "sat": obj_sat,
-                        "contrast": obj_dist,
-                        "solidity": float(solidity),
-                        "area_m2": float(area_m2),
-                        "dark": dark_object,
-                        # found with what was taken for its shadow (dark paint)
-                        "with_shadow": with_shadow,
-                        "mean_rgb": _paint(f[:, sub[0], sub[1]], body, airframe[sub]),
-                    }
-                    length, span = e1, e2
-                    out.append(
-                        Aircraft(
-                            footprint=fp,
-                            length_m=float(length),
-                            span_m=float(span),
-                            heading_deg=heading,
-                            score=float(score),
-                            size_class=size_class_of(length, span),
-                            state="intact",
-                            source="builtin",
-                            features=feats,
-                        )
-                    )
-                if len(out) > n_before:
-                    break
+                got = aircraft_in(ndi.binary_closing(comp, iterations=1) | comp, box, dark_object=False,
+                                  with_shadow=True)
+            out += got
         return out
 
     k = 1.0 / scene.grid.metres_per_unit
