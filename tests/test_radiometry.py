@@ -57,6 +57,33 @@ def test_changed_pixels_stay_changed():
     assert np.abs(out.pixels[:, 40:70, 30:90] - fb[:, 40:70, 30:90]).mean() > 0.2
 
 
+@pytest.mark.parametrize(("gain", "offset"), [(0.8, 0.05), (1.1, -0.02)])
+def test_an_object_lighter_than_any_ground_keeps_its_contrast(gain, offset):
+    # asphalt and concrete, each one flat grey with sensor noise; in AFTER a light airframe
+    # stands on the concrete, lighter than anything both dates share. Within one flat
+    # surface the dates' noise does not correlate, so the fit is flat there; carried past
+    # the concrete with that slope, the airframe came out as concrete (0.71 for 0.88).
+    # (An object lighter than all else over several per cent of the scene is still fitted
+    # as invariant: the first, quantile fit pairs it with the concrete's lightest pixels.)
+    rng = np.random.default_rng(7)
+    g = Grid.pixel_frame((200, 240), gsd=0.5)
+    ground = np.where(np.arange(240) < 90, 0.33, 0.70)[np.newaxis, :].repeat(200, axis=0)
+    fb = np.clip(ground + rng.normal(0, 0.012, ground.shape), 0, 1)
+    truth = ground.copy()
+    truth[100:110, 150:170] = 0.88  # 0.4 % of the scene (a transport in a 1 km² scene is 0.1 %)
+    fa = np.clip(gain * (truth + rng.normal(0, 0.012, ground.shape)) + offset, 0, 1)
+
+    def grey8(x):
+        return np.repeat((x * 255).round().astype(np.uint8)[np.newaxis], 3, axis=0)
+
+    out = normalise(Scene(grey8(fb), g), Scene(grey8(fa), g))
+    got = float(np.median(out.pixels[:, 100:110, 150:170]))
+    assert abs(got - 0.88) < 0.04
+    # and the ground is still matched
+    assert abs(float(np.median(out.pixels[:, :, 100:140])) - 0.70) < 0.01
+    assert abs(float(np.median(out.pixels[:, :, :80])) - 0.33) < 0.01
+
+
 def test_band_layouts_are_matched():
     g = Grid.pixel_frame((20, 20), gsd=1.0)
     before = Scene(np.zeros((4, 20, 20), np.uint8), g)

@@ -41,7 +41,7 @@ class Transfer:
     ----------
     knots_after, knots_before : ndarray, shape (bands, n)
         Piecewise-linear knots; values outside the knots are extrapolated linearly
-        with the end slopes.
+        with the slope over the last few knots at each end (:func:`_end_slopes`).
     n_invariant : int
         Number of pixels the fit used.
     """
@@ -58,12 +58,35 @@ class Transfer:
         return out
 
 
+def _end_slopes(xp: np.ndarray, fp: np.ndarray) -> tuple[float, float]:
+    """Slopes with which :func:`_interp_extrap` carries the transfer past its first and last knots.
+
+    Each is the slope over the last few knots at that end, unless that is under half the
+    chord from the end knot to the nearest knot a quarter of the knots' span away: then the
+    chord's. The knots are quantiles, so they crowd into the commonest surface (concrete)
+    where it ends the range, and within one flat surface the median of BEFORE against AFTER
+    is flat (the two dates' noise does not correlate); carried past the knots with that
+    slope, anything beyond (a light airframe new on the concrete, lighter than all else)
+    would come out as the concrete itself. A tone curve's own slope does not fall to half
+    its chord within the last quarter of its span (gamma 0.5 to 2).
+    """
+    n = min(4, len(xp) - 1)  # a wider baseline than the last two knots
+    reach = 0.25 * float(xp[-1] - xp[0])
+    i = int(np.searchsorted(xp, xp[0] + reach, side="left"))
+    j = int(np.searchsorted(xp, xp[-1] - reach, side="right")) - 1
+    i, j = min(max(i, 1), len(xp) - 1), max(min(j, len(xp) - 2), 0)
+    slopes = []
+    for near, far in (((fp[n] - fp[0]) / max(xp[n] - xp[0], 1e-6), (fp[i] - fp[0]) / max(xp[i] - xp[0], 1e-6)),
+                      ((fp[-1] - fp[-1 - n]) / max(xp[-1] - xp[-1 - n], 1e-6),
+                       (fp[-1] - fp[j]) / max(xp[-1] - xp[j], 1e-6))):
+        slopes.append(float(np.clip(near if near >= 0.5 * far else far, 0.1, 10.0)))
+    return slopes[0], slopes[1]
+
+
 def _interp_extrap(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     y = np.interp(x, xp, fp).astype(np.float32)
     if len(xp) >= 2:
-        n = min(4, len(xp) - 1)  # a wider baseline than the last two knots
-        lo_slope = float(np.clip((fp[n] - fp[0]) / max(xp[n] - xp[0], 1e-6), 0.1, 10.0))
-        hi_slope = float(np.clip((fp[-1] - fp[-1 - n]) / max(xp[-1] - xp[-1 - n], 1e-6), 0.1, 10.0))
+        lo_slope, hi_slope = _end_slopes(xp, fp)
         lo = x < xp[0]
         hi = x > xp[-1]
         y[lo] = fp[0] + lo_slope * (x[lo] - xp[0])
