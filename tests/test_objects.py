@@ -439,3 +439,32 @@ def test_aircraft_under_haze_the_cloud_mask_misses_is_not_gone():
     n0 = normalise(pair.before, pair.after)
     clean = find_changes(pair.before, n0, change_map(pair.before, n0))
     assert not [ch for ch in clean.changes if ch.cls == "obscured" and ch.note == "haze"]
+
+
+@pytest.mark.parametrize("gsd", [0.3, 0.5, 1.0])
+@pytest.mark.parametrize("sun_deg", [20.0, 135.0, 250.0])
+def test_a_shadow_beside_an_object_is_found_in_any_direction(gsd, sun_deg):
+    from airdiff.objects.detect import _shadow_beside
+
+    # a 20 m cross (fuselage 20 x 3 m, wings 16 x 2.5 m) and its shadow cast 4.5 m away
+    n = int(round(60 / gsd))
+    yy, xx = (np.mgrid[0:n, 0:n] - n / 2) * gsd
+
+    def cross(dx=0.0, dy=0.0):
+        x, y = xx - dx, yy - dy
+        return ((abs(x) <= 1.5) & (abs(y) <= 10)) | ((abs(x) <= 8) & (abs(y + 2) <= 1.25))
+
+    t = np.radians(sun_deg)
+    body = cross()
+    shadow = cross(4.5 * np.cos(t), 4.5 * np.sin(t)) & ~body
+    rr, cc = np.nonzero(body)
+    got = _shadow_beside(rr, cc, shadow, gsd)
+    # the cross moved onto its shadow: most of what falls off the cross is shadow (where
+    # it falls back on the cross, the cross hides the shadow)
+    assert got >= 0.6
+    # a stain casts no shadow; a shadow under the object itself is none beside it
+    assert _shadow_beside(rr, cc, np.zeros_like(body), gsd) == 0.0
+    assert _shadow_beside(rr, cc, body.copy(), gsd) == 0.0
+    # a few dark pixels scattered around (joints, oil) are no shadow
+    rng = np.random.default_rng(int(sun_deg))
+    assert _shadow_beside(rr, cc, (rng.random(body.shape) < 0.05) & ~body, gsd) < 0.15

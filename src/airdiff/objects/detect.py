@@ -20,6 +20,13 @@ too thin or small to be an aircraft is therefore grown into the faint, grey obje
 it that casts it (:func:`_grow_from_shadows`); what that finds is added where nothing else
 was found, joined with the other shadows the same airframe casts (a transport's fuselage and
 each wing cast their own), and changes nothing else that was found.
+
+An object's score weighs its contrast, its shape and its size. A faint airframe, paint close
+to the concrete's, scores low on contrast, but it stands off the ground and casts a shadow
+of its own shape beside it, which a stain or a patch of new concrete does not: where the
+object, moved towards its shadow, falls mostly on cast shadow (:func:`_shadow_beside`), that
+counts as much as a clear contrast, for objects well over a vehicle's size (a vehicle casts
+a shadow too).
 """
 
 from __future__ import annotations
@@ -312,6 +319,8 @@ def detect_aircraft(
     weak = _disk_opening(weak, 0.8, gsd)
 
     min_px = (0.25 * min_aircraft_m * min_aircraft_m * 0.25) / (gsd * gsd)
+    # where a shadow beside an object says it stands off the ground (no-data is no shadow)
+    cast_on = shadowish if mask is None else shadowish & mask
 
     def aircraft_in(whole: np.ndarray, box: tuple[int, int, int, int], *, dark_object: bool,
                     with_shadow: bool) -> list[Aircraft]:
@@ -345,10 +354,17 @@ def detect_aircraft(
             obj_bg = float(lum_bg[sub][body].mean())
             obj_sat = float(sat[sub][body].mean())
             obj_dist = float(dist[sub][body].mean())
-            # score: contrast, aircraft-like solidity (crosses are 0.3-0.7) and size
+            # score: contrast (or, for a faint airframe, the shadow it casts beside it),
+            # aircraft-like solidity (crosses are 0.3-0.7) and size
+            # (a vehicle casts a shadow too: only for objects well over a vehicle's size; looked
+            # for only where the contrast alone is not full evidence)
             s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
+            cast = float("nan")
+            if e1 >= _FULL_SIZE_M[0] and s_contrast < 1.0:
+                cast = _shadow_beside(rr + r0, cc + c0, cast_on, gsd)
+                s_contrast = max(s_contrast, float(np.clip(cast / _CAST_FULL, 0, 1)))
             s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
-            s_size = 1.0 if 15.0 <= e1 <= 70.0 else 0.6
+            s_size = 1.0 if _FULL_SIZE_M[0] <= e1 <= _FULL_SIZE_M[1] else 0.6
             score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
             heading = ang if elong > 1.6 else float("nan")
             feats = {
@@ -358,6 +374,7 @@ def detect_aircraft(
                 "contrast": obj_dist,
                 "solidity": float(solidity),
                 "area_m2": float(area_m2),
+                "cast_shadow": cast,
                 "dark": dark_object,
                 # found with what was taken for its shadow (dark paint)
                 "with_shadow": with_shadow,
@@ -454,6 +471,55 @@ def detect_aircraft(
     out = found
     log.debug("builtin detector: %d candidates in %s", len(out), scene.name)
     return out
+
+
+#: Lengths (m) of the objects whose size alone says aircraft (well over a vehicle's, under
+#: the largest transport's).
+_FULL_SIZE_M = (15.0, 70.0)
+#: Share of an object's outline, moved towards its shadow, that falls on cast shadow for the
+#: shadow alone to count as full evidence that the object stands off the ground.
+_CAST_FULL = 0.3
+#: Ground distances (m) and directions at which :func:`_shadow_beside` looks for the shadow.
+_CAST_REACH_M = (1.5, 3.0, 5.0, 8.0, 12.0)
+_CAST_DIRECTIONS = 16
+
+
+def _shadow_beside(rr: np.ndarray, cc: np.ndarray, shadowish: np.ndarray, gsd: float) -> float:
+    """How much of an object's outline, moved towards where its shadow would fall, is cast shadow.
+
+    An object standing off the ground (an airframe, however close its paint is to the
+    concrete) casts a shadow of its own shape beside it; a stain or a patch of new concrete
+    casts none. The object (pixels ``rr``, ``cc``) is moved by each of
+    ``_CAST_DIRECTIONS`` directions and ``_CAST_REACH_M`` distances, and the share of the
+    moved pixels that fall off the object and on ``shadowish`` is taken where it is largest
+    (0 to 1). The sun's direction is not needed: the largest share is its direction.
+    """
+    rows, cols = shadowish.shape
+    shifts = {(int(round(np.sin(t) * d / gsd)), int(round(np.cos(t) * d / gsd)))
+              for t in np.arange(_CAST_DIRECTIONS) * (2 * np.pi / _CAST_DIRECTIONS) for d in _CAST_REACH_M}
+    p = max(max(abs(dr), abs(dc)) for dr, dc in shifts)
+    # the object's bounding box, and the scene around it padded by the farthest shift: the
+    # object, the shadow and the scene's own extent (pixels moved off it do not count)
+    r0, c0 = int(rr.min()), int(cc.min())
+    h, w = int(rr.max()) - r0 + 1, int(cc.max()) - c0 + 1
+    body = np.zeros((h + 2 * p, w + 2 * p), bool)
+    body[rr - r0 + p, cc - c0 + p] = True
+    inside = np.zeros_like(body)
+    shadow = np.zeros_like(body)
+    wr0, wr1, wc0, wc1 = max(r0 - p, 0), min(r0 + h + p, rows), max(c0 - p, 0), min(c0 + w + p, cols)
+    win = (slice(wr0 - r0 + p, wr1 - r0 + p), slice(wc0 - c0 + p, wc1 - c0 + p))
+    inside[win] = True
+    shadow[win] = shadowish[wr0:wr1, wc0:wc1]
+    own = body[p : p + h, p : p + w]
+    best = 0.0
+    for dr, dc in shifts:
+        moved = (slice(p + dr, p + dr + h), slice(p + dc, p + dc + w))
+        off = own & inside[moved] & ~body[moved]
+        n = int(np.count_nonzero(off))
+        if n < 10:
+            continue
+        best = max(best, np.count_nonzero(off & shadow[moved]) / n)
+    return float(best)
 
 
 def _disk_px(radius_m: float, gsd: float) -> int:
