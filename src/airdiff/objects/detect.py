@@ -25,8 +25,9 @@ An object's score weighs its contrast, its shape and its size. A faint airframe,
 to the concrete's, scores low on contrast, but it stands off the ground and casts a shadow
 of its own shape beside it, which a stain or a patch of new concrete does not: where the
 object, moved towards its shadow, falls mostly on cast shadow (:func:`_shadow_beside`), that
-counts as much as a clear contrast, for objects well over a vehicle's size (a vehicle casts
-a shadow too).
+counts as much as a clear contrast, for lit objects seen on their own and well over a
+vehicle's size (a vehicle casts a shadow too; beside a dark object, or one found together
+with what was taken for its shadow, more shadow is no evidence of its own).
 """
 
 from __future__ import annotations
@@ -357,10 +358,12 @@ def detect_aircraft(
             # score: contrast (or, for a faint airframe, the shadow it casts beside it),
             # aircraft-like solidity (crosses are 0.3-0.7) and size
             # (a vehicle casts a shadow too: only for objects well over a vehicle's size; looked
-            # for only where the contrast alone is not full evidence)
+            # for only where the contrast alone is not full evidence, and only beside a lit
+            # object seen on its own: beside a dark one, or one found with what was taken for
+            # its shadow, more shadow says nothing the object's own pixels did not)
             s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
             cast = float("nan")
-            if e1 >= _FULL_SIZE_M[0] and s_contrast < 1.0:
+            if e1 >= _FULL_SIZE_M[0] and s_contrast < 1.0 and not dark_object and not with_shadow:
                 cast = _shadow_beside(rr + r0, cc + c0, cast_on, gsd)
                 s_contrast = max(s_contrast, float(np.clip(cast / _CAST_FULL, 0, 1)))
             s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
