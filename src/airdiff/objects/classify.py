@@ -718,7 +718,9 @@ def find_changes(
         # a light airframe on light concrete hardly changes the pixels it covers; a lit one
         # that stands out clearly in its date and hardly at all in the other came or went
         clear = not shadowed and ph >= _CLEAR and pt < ph / 3
-        if float(np.median(cm.magnitude[win][body])) < need and not clear:
+        mag = float(np.median(cm.magnitude[win][body]))
+        if mag < need and not clear:
+            log.debug("gone? at %s: too little change (mag %.2f, here %.3f there %.3f)", a.centroid, mag, ph, pt)
             return False
         # the same airframe in both dates (lit parts alike) is no change, however faint it is
         # in one of them
