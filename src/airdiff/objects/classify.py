@@ -31,9 +31,11 @@ from ..change import ChangeMap, saturation
 from ..scene import Scene
 from .context import segment_aeroways
 from .detect import (
+    CAST_FULL,
     SHADOW_DARK,
     SHADOW_SAT,
     Detector,
+    cast_shadow_share,
     detect_aircraft,
     planes,
     rect_dims,
@@ -68,6 +70,13 @@ _SCORCH = 0.12
 #: An object that stands out less than this in the other date is absent there, whatever
 #: the correlation of the two dates' pixels says (a third of :data:`_STANDS_OUT`).
 _ABSENT = _STANDS_OUT / 3
+#: A faint airframe whose outline casts under this share of the shadow it cast in its own
+#: date beside it in the other date, and stands out under ``_FAINTER`` of what it did, is
+#: not there (its shadow went with it).
+_CAST_GONE = 0.1
+_FAINTER = 0.6
+#: Correlation of an object's own pixels between dates above which they are one airframe.
+_ALIKE = 0.4
 
 
 def _paint_lum(a: Aircraft) -> float:
@@ -650,6 +659,9 @@ def find_changes(
     # what stood out in BEFORE other than cast shadows: an airframe's own pixels, which char
     # (a shadow is dark already; an airframe found with its shadows is judged on itself)
     _, shadow_b = shadow_pixels(lum_b, bg_b[vis].mean(axis=0), saturation(fb))
+    _, shadow_a = shadow_pixels(lum_a, bg_a[vis].mean(axis=0), saturation(fa))
+    # where each date may show a cast shadow (a cloud's shadow, no data are none)
+    cast_b, cast_a = shadow_b & mask_b, shadow_a & mask_a
     airframe_b = np.where(shadow_b, 0.0, pres_b)
     lit_b = ~shadow_b
     changes: list[dict] = []
@@ -701,7 +713,7 @@ def find_changes(
     # shadow in neither date
     lit = (lum_b >= 0.45 * bg_b[vis].mean(axis=0)) & (lum_a >= 0.45 * bg_a[vis].mean(axis=0))
 
-    def gone(a: Aircraft, here: np.ndarray, there: np.ndarray) -> bool:
+    def gone(a: Aircraft, here: np.ndarray, there: np.ndarray, cast_there: np.ndarray) -> bool:
         win, m = _window(a.footprint, grid)
         if win is None or not m.any():
             return False
@@ -719,9 +731,6 @@ def find_changes(
         # that stands out clearly in its date and hardly at all in the other came or went
         clear = not shadowed and ph >= _CLEAR and pt < ph / 3
         mag = float(np.median(cm.magnitude[win][body]))
-        if mag < need and not clear:
-            log.debug("gone? at %s: too little change (mag %.2f, here %.3f there %.3f)", a.centroid, mag, ph, pt)
-            return False
         # the same airframe in both dates (lit parts alike) is no change, however faint it is
         # in one of them
         own = body & (here[win] > _STANDS_OUT)
@@ -732,12 +741,24 @@ def find_changes(
         x, y = lum_b[win][body], lum_a[win][body]
         sx, sy = float(x.std()), float(y.std())
         ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
-        log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f", a.centroid,
-                  body.sum() / m.sum(), float(np.median(cm.magnitude[win][body])), ph, pt, ncc)
-        return pt < _GONE_RATIO * ph and (ncc < 0.4 or pt < _ABSENT)
+        # a faint airframe was seen by the shadow it cast beside it; where nothing beside its
+        # outline is cast shadow in the other date, and it stands out less there, it is not there
+        cast_here = float(a.features.get("cast_shadow", float("nan")))
+        cast = float("nan")
+        if not shadowed and not clear and cast_here >= CAST_FULL and pt < ph:
+            rr, cc = np.nonzero(m)
+            cast = cast_shadow_share(rr + win[0].start, cc + win[1].start, cast_there, before.gsd)
+        log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f cast shadow %.2f here %.2f there",
+                  a.centroid, body.sum() / m.sum(), mag, ph, pt, ncc, cast_here, cast)
+        if (cast < _CAST_GONE * cast_here and pt < _FAINTER * ph and mag >= 0.5 * need
+                and ncc < _ALIKE):
+            return True
+        if mag < need and not clear:
+            return False
+        return pt < _GONE_RATIO * ph and (ncc < _ALIKE or pt < _ABSENT)
 
-    vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b and gone(b, pres_b, pres_a)]
-    new = [a for j, a in enumerate(ac_a_rest) if j not in used_a and gone(a, pres_a, pres_b)]
+    vanished = [b for i, b in enumerate(ac_b_rest) if i not in used_b and gone(b, pres_b, pres_a, cast_a)]
+    new = [a for j, a in enumerate(ac_a_rest) if j not in used_a and gone(a, pres_a, pres_b, cast_b)]
     # pieces and shadows of an aircraft that stayed belong to it, not to a change
     stayed = [ac_b_rest[i].footprint.union(ac_a_rest[j].footprint).buffer(8.0 * k) for i, j in pairs]
 

@@ -24,7 +24,7 @@ each wing cast their own), and changes nothing else that was found.
 An object's score weighs its contrast, its shape and its size. A faint airframe, paint close
 to the concrete's, scores low on contrast, but it stands off the ground and casts a shadow
 of its own shape beside it, which a stain or a patch of new concrete does not: where the
-object, moved towards its shadow, falls mostly on cast shadow (:func:`_shadow_beside`), that
+object, moved towards its shadow, falls mostly on cast shadow (:func:`cast_shadow_share`), that
 counts as much as a clear contrast, for lit objects seen on their own and well over a
 vehicle's size (a vehicle casts a shadow too; beside a dark object, or one found together
 with what was taken for its shadow, more shadow is no evidence of its own).
@@ -364,8 +364,8 @@ def detect_aircraft(
             s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
             cast = float("nan")
             if e1 >= _FULL_SIZE_M[0] and s_contrast < 1.0 and not dark_object and not with_shadow:
-                cast = _shadow_beside(rr + r0, cc + c0, cast_on, gsd)
-                s_contrast = max(s_contrast, float(np.clip(cast / _CAST_FULL, 0, 1)))
+                cast = cast_shadow_share(rr + r0, cc + c0, cast_on, gsd)
+                s_contrast = max(s_contrast, float(np.clip(cast / CAST_FULL, 0, 1)))
             s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
             s_size = 1.0 if _FULL_SIZE_M[0] <= e1 <= _FULL_SIZE_M[1] else 0.6
             score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
@@ -481,13 +481,13 @@ def detect_aircraft(
 _FULL_SIZE_M = (15.0, 70.0)
 #: Share of an object's outline, moved towards its shadow, that falls on cast shadow for the
 #: shadow alone to count as full evidence that the object stands off the ground.
-_CAST_FULL = 0.3
-#: Ground distances (m) and directions at which :func:`_shadow_beside` looks for the shadow.
+CAST_FULL = 0.3
+#: Ground distances (m) and directions at which :func:`cast_shadow_share` looks for the shadow.
 _CAST_REACH_M = (1.5, 3.0, 5.0, 8.0, 12.0)
 _CAST_DIRECTIONS = 16
 
 
-def _shadow_beside(rr: np.ndarray, cc: np.ndarray, shadowish: np.ndarray, gsd: float) -> float:
+def cast_shadow_share(rr: np.ndarray, cc: np.ndarray, shadowish: np.ndarray, gsd: float) -> float:
     """How much of an object's outline, moved towards where its shadow would fall, is cast shadow.
 
     An object standing off the ground (an airframe, however close its paint is to the
