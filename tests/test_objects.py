@@ -223,6 +223,22 @@ def test_segmented_aeroways_find_runway_taxiways_apron(strike):
     assert seg["taxiway"].intersection(truth["taxiway"]).area / truth["taxiway"].area > 0.5
 
 
+@pytest.mark.parametrize(("seed", "gsd"), [(12, 0.3), (8, 0.3)])
+def test_a_runway_cut_by_the_scene_edge_is_still_the_runway(seed, gsd):
+    # 2000 px at 0.3 m span 600 m: the scene shows under 400 m of the runway, which was
+    # then never found (a move onto it was reported onto a taxiway)
+    pair = synth.make_pair(seed, scenario="random", gsd=gsd, misregistration="none", nuisances="all")
+    aw = segment_aeroways(pair.before)
+    runway = unary_union([g for k, g in aw.features if k == "runway"])
+    truth = unary_union([g for k, g in pair.truth.aeroways if k == "runway"])
+    seen = truth.intersection(pair.before.grid.footprint())
+    assert runway.intersection(seen).area / seen.area > 0.8
+    assert runway.intersection(truth.buffer(9.0)).area / runway.area > 0.8
+    # nothing else is called runway: the apron is the apron
+    apron = unary_union([g for k, g in pair.truth.aeroways if k == "apron"])
+    assert not runway.intersection(apron).area
+
+
 def test_external_detector_protocol():
     pair = synth.make_pair(4, scenario="random", misregistration="none", nuisances="none",
                            shape=(600, 600))

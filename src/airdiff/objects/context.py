@@ -6,7 +6,8 @@ in places; without colour, smoothness is all there is). Their shape tells them a
 
 - the **apron** is a large compact grey area where a disk of about 60 m fits;
 - the **runway** is the longest straight grey strip at least about 30 m wide (typically
-  45–60 m, shoulders included) and 400 m long (a scene often shows only part of it);
+  45–60 m, shoulders included) and 400 m long, or half the scene's shorter side where that
+  is less (a scene often shows only part of it: at 0.3 m, 2000 px span 600 m);
 - **taxiways** are the other paved strips joined to the runway or an apron (typically
   15–25 m wide).
 """
@@ -154,6 +155,8 @@ def segment_aeroways(scene: Scene) -> Aeroways:
     rest = grey & ~ndi.binary_dilation(apron, iterations=2)
     wide = _open_disk(_close_disk(rest, 10.0 / cell), 15.0 / cell)
     runway = np.zeros_like(paved)
+    # a scene may show only part of the runway: at most about half its shorter side
+    min_len = min(_RUNWAY_MIN_M, 0.5 * min(paved.shape) * cell)
     lab, n = ndi.label(wide)
     best, best_len = 0, 0.0
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
@@ -162,7 +165,7 @@ def segment_aeroways(scene: Scene) -> Aeroways:
         # the strip's own (oriented) length and width: a rotated runway's box is no guide
         length, width = _oriented_dims(lab[sl] == i, cell)
         log.debug("strip %s: %.0f x %.0f m", sl, length, width)
-        if length >= _RUNWAY_MIN_M and length > best_len and length / max(width, 1) > 5:
+        if length >= min_len and length > best_len and length / max(width, 1) > 5:
             best, best_len = i, length
     if best:
         runway = ndi.binary_dilation(lab == best, iterations=2) & grey
