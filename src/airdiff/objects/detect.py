@@ -26,8 +26,10 @@ to the concrete's, scores low on contrast, but it stands off the ground and cast
 of its own shape beside it, which a stain or a patch of new concrete does not: where the
 object, moved towards its shadow, falls mostly on cast shadow (:func:`cast_shadow_share`), that
 counts as much as a clear contrast, for lit objects seen on their own and well over a
-vehicle's size (a vehicle casts a shadow too; beside a dark object, or one found together
-with what was taken for its shadow, more shadow is no evidence of its own).
+vehicle's size: 15 m long, or 9 m across, as wide as no vehicle is (a fighter found short,
+its nose or tail lost, keeps its wings). A vehicle casts a shadow too; beside a dark object,
+or one found together with what was taken for its shadow, more shadow is no evidence of its
+own.
 """
 
 from __future__ import annotations
@@ -363,11 +365,13 @@ def detect_aircraft(
             # its shadow, more shadow says nothing the object's own pixels did not)
             s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
             cast = float("nan")
-            if e1 >= _FULL_SIZE_M[0] and s_contrast < 1.0 and not dark_object and not with_shadow:
+            # well over a vehicle's size: long, or as wide as no vehicle is (a fighter's wings)
+            sized = _FULL_SIZE_M[0] <= e1 <= _FULL_SIZE_M[1] or (e1 <= _FULL_SIZE_M[1] and e2 >= _SPAN_M)
+            if sized and s_contrast < 1.0 and not dark_object and not with_shadow:
                 cast = cast_shadow_share(rr + r0, cc + c0, cast_on, gsd)
                 s_contrast = max(s_contrast, float(np.clip(cast / CAST_FULL, 0, 1)))
             s_shape = float(np.clip(1.0 - abs(solidity - 0.5) / 0.45, 0, 1))
-            s_size = 1.0 if _FULL_SIZE_M[0] <= e1 <= _FULL_SIZE_M[1] else 0.6
+            s_size = 1.0 if sized else 0.6
             score = 0.45 * s_contrast + 0.35 * s_shape + 0.2 * s_size
             heading = ang if elong > 1.6 else float("nan")
             feats = {
@@ -479,6 +483,9 @@ def detect_aircraft(
 #: Lengths (m) of the objects whose size alone says aircraft (well over a vehicle's, under
 #: the largest transport's).
 _FULL_SIZE_M = (15.0, 70.0)
+#: Width (m) over which a shorter object is as wide as no vehicle is: a fighter's wingspan
+#: (10-15 m), where a truck is under 3 m wide and its shadow adds a few metres.
+_SPAN_M = 9.0
 #: Share of an object's outline, moved towards its shadow, that falls on cast shadow for the
 #: shadow alone to count as full evidence that the object stands off the ground.
 CAST_FULL = 0.3
