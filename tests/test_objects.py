@@ -479,7 +479,7 @@ def test_a_faint_airframe_that_left_is_told_by_its_shadow_gone(seed, gsd, n_min)
 
 @pytest.mark.parametrize("gsd", [0.3, 0.5, 1.0])
 @pytest.mark.parametrize("sun_deg", [20.0, 135.0, 250.0])
-def test_acast_shadow_share_an_object_is_found_in_any_direction(gsd, sun_deg):
+def test_a_shadow_beside_an_object_is_found_in_any_direction(gsd, sun_deg):
     from airdiff.objects.detect import cast_shadow_share
 
     # a 20 m cross (fuselage 20 x 3 m, wings 16 x 2.5 m) and its shadow cast 4.5 m away
