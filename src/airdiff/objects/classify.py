@@ -745,13 +745,15 @@ def find_changes(
         # outline is cast shadow in the other date, and it stands out less there, it is not there
         cast_here = float(a.features.get("cast_shadow", float("nan")))
         cast = float("nan")
+        shadow_left = False
         if not shadowed and not clear and cast_here >= CAST_FULL and pt < ph:
             rr, cc = np.nonzero(m)
             cast = cast_shadow_share(rr + win[0].start, cc + win[1].start, cast_there, before.gsd)
+            shadow_left = (cast < _CAST_GONE * cast_here and pt < _FAINTER * ph and mag >= 0.5 * need
+                           and ncc < _ALIKE)
         log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f cast shadow %.2f here %.2f there",
                   a.centroid, body.sum() / m.sum(), mag, ph, pt, ncc, cast_here, cast)
-        if (cast < _CAST_GONE * cast_here and pt < _FAINTER * ph and mag >= 0.5 * need
-                and ncc < _ALIKE):
+        if shadow_left:
             return True
         if mag < need and not clear:
             return False

@@ -366,7 +366,7 @@ def detect_aircraft(
             s_contrast = float(np.clip(obj_dist / (3 * contrast), 0, 1))
             cast = float("nan")
             # well over a vehicle's size: long, or as wide as no vehicle is (a fighter's wings)
-            sized = _FULL_SIZE_M[0] <= e1 <= _FULL_SIZE_M[1] or (e1 <= _FULL_SIZE_M[1] and e2 >= _SPAN_M)
+            sized = e1 <= _FULL_SIZE_M[1] and (e1 >= _FULL_SIZE_M[0] or e2 >= _SPAN_M)
             if sized and s_contrast < 1.0 and not dark_object and not with_shadow:
                 cast = cast_shadow_share(rr + r0, cc + c0, cast_on, gsd)
                 s_contrast = max(s_contrast, float(np.clip(cast / CAST_FULL, 0, 1)))
