@@ -403,6 +403,11 @@ def main():
              "fighter found without its nose or tail; no vehicle is that wide) became "
              "aircraft-sized for the score and the shadow beside it, after looking at the "
              "fighters found 12.7-14.9 m long among the changes not reported on both sets. "
+             "Also on 2026-12-02, a move may pair footprints of two size classes that differ by up "
+             "to 0.4 in size (log ratio; was 0.25), after looking at the moves split into a "
+             "departure and an arrival by that limit on both sets (development random-s6, held-out "
+             "random-s18, -s19 and strike-s1); the 0.4 from the development strike scene, where one "
+             "airframe's two footprints, on its stand and off it, differed by up to 0.39. "
              "All were compared on both sets.", "",
              "## Development scenes", ""]
     lines += report(dev, "###")

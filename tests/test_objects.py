@@ -17,7 +17,7 @@ from airdiff.objects import (
     segment_aeroways,
     summarise,
 )
-from airdiff.objects.detect import rect_dims
+from airdiff.objects.detect import rect_dims, size_class_of
 from airdiff.radiometry import normalise
 
 synth = pytest.importorskip("airdiff.synth")
@@ -296,6 +296,22 @@ def test_moved_origin_follows_the_paint_shade_over_a_measured_size():
         gone = [gone[i] for i in order]
         pairs, _, _ = moved_pairs(gone, new, ["taxiway"], 1.0)
         assert pairs == [(order.index(0), 0)]
+
+
+def test_a_move_is_paired_across_a_size_class_the_footprint_crossed():
+    """One transport found 34 m long on its stand (medium: its tail lost against the concrete)
+    and 44 m on the taxiway (large). One airframe's two footprints differ that much between
+    dates; a different aircraft (a fighter, 16 m) is still not its origin."""
+    from airdiff.objects.classify import moved_pairs
+
+    def plane(x, length, span):
+        return Aircraft(box(x, 0, x + span, length), length, span, float("nan"), 0.9,
+                        size_class_of(length, span), features={"mean_rgb": (0.8, 0.81, 0.82)})
+
+    stand, taxiway = plane(0, 34.0, 30.0), plane(500, 44.0, 34.0)
+    assert (stand.size_class, taxiway.size_class) == ("medium", "large")
+    assert moved_pairs([stand], [taxiway], ["taxiway"], 1.0)[0] == [(0, 0)]
+    assert moved_pairs([plane(0, 16.0, 12.0)], [taxiway], ["taxiway"], 1.0)[0] == []
 
 
 def test_an_aircraft_new_on_a_parking_surface_is_an_arrival_not_a_move():

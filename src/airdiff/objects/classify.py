@@ -388,6 +388,11 @@ _PAINT_WEIGHT = 10.0
 #: two origins whose matching costs differ by less than this cannot be told apart: about 0.03
 #: in mean paint (0-1), what one airframe's paint varies by between two dates (90 % of them)
 _ORIGIN_MARGIN = 0.3
+#: The most two footprints of different size classes may differ in size (the log-ratio term
+#: of :func:`moved_pairs`) and still be one airframe. One airframe measured in two dates, on
+#: its stand and off it, differed by up to 0.39 (the development strike scene's moves),
+#: so a transport found 34 m long on its stand (medium) and 44 m on a taxiway (large) is one.
+_SIZE_ACROSS_CLASSES = 0.4
 #: surfaces where aircraft park: a new aircraft on them is an arrival, not a move's destination
 PARKING = ("stand", "apron")
 
@@ -448,7 +453,7 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
             # the smaller dimension counts less: a light airframe's wings on light concrete
             # are often lost, leaving its fuselage and shadow, of full length but narrow
             size = abs(np.log(db[0] / da[0])) + 0.25 * abs(np.log(db[1] / da[1]))
-            if size > 0.5 or b.size_class != a.size_class and size > 0.25:
+            if size > 0.5 or b.size_class != a.size_class and size > _SIZE_ACROSS_CLASSES:
                 continue
             ca = np.asarray(a.features.get("mean_rgb", ()), float)
             paint = float(np.abs(cb - ca).mean()) if cb.size and cb.size == ca.size else 0.0
