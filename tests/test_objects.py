@@ -493,6 +493,25 @@ def test_a_faint_airframe_that_left_is_told_by_its_shadow_gone(seed, gsd, n_min)
         assert min(t.centroid.distance(ch.geometry.centroid) for t in left) <= 10.0
 
 
+def test_a_faint_fighter_that_taxied_is_told_by_its_shadow_moved():
+    """Seed 15 at 1 m moves a grey fighter from its stand onto a taxiway. On the taxiway it
+    stands out by 0.06, the empty taxiway in BEFORE by 0.03 (the contrast map's noise): the
+    ratio says present in both dates. Beside it lies its shadow (0.28 of its outline moved
+    towards it, under the 0.3 that counts fully in its score), and none in BEFORE."""
+    from shapely.geometry import Point
+
+    from airdiff import compare
+
+    pair = synth.make_pair(15, scenario="random", gsd=1.0, misregistration="moderate", nuisances="all")
+    res = compare(pair.before, pair.after)
+    (move,) = [c for c in pair.truth.changes if c.cls == "moved"]
+    got = [ch for ch in res.changes if ch.cls == "moved"]
+    assert len(got) == 1, res.summary
+    assert move.after.centroid.distance(Point(got[0].centroid)) <= 5.0
+    assert move.before.centroid.distance(Point(got[0].from_centroid)) <= 5.0
+    assert got[0].surface == "taxiway"
+
+
 @pytest.mark.parametrize("gsd", [0.3, 0.5, 1.0])
 @pytest.mark.parametrize("sun_deg", [20.0, 135.0, 250.0])
 def test_a_shadow_beside_an_object_is_found_in_any_direction(gsd, sun_deg):

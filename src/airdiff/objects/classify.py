@@ -75,6 +75,10 @@ _ABSENT = _STANDS_OUT / 3
 #: not there (its shadow went with it).
 _CAST_GONE = 0.1
 _FAINTER = 0.6
+#: The share of its outline's cast shadow beside it (:func:`cast_shadow_share`) from which
+#: an object is judged by its shadow too: half of what the detector counts as full evidence
+#: (a faint airframe whose shadow was only part of why it was found still casts one).
+_CAST_SOME = 0.5 * CAST_FULL
 #: Correlation of an object's own pixels between dates above which they are one airframe.
 _ALIKE = 0.4
 
@@ -751,7 +755,7 @@ def find_changes(
         cast_here = float(a.features.get("cast_shadow", float("nan")))
         cast = float("nan")
         shadow_left = False
-        if not shadowed and not clear and cast_here >= CAST_FULL and pt < ph:
+        if not shadowed and not clear and cast_here >= _CAST_SOME and pt < ph:
             rr, cc = np.nonzero(m)
             cast = cast_shadow_share(rr + win[0].start, cc + win[1].start, cast_there, before.gsd)
             shadow_left = (cast < _CAST_GONE * cast_here and pt < _FAINTER * ph and mag >= 0.5 * need
