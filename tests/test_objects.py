@@ -299,9 +299,9 @@ def test_moved_origin_follows_the_paint_shade_over_a_measured_size():
 
 
 def test_a_move_is_paired_across_a_size_class_the_footprint_crossed():
-    """One transport found 34 m long on its stand (medium: its tail lost against the concrete)
-    and 44 m on the taxiway (large). One airframe's two footprints differ that much between
-    dates; a different aircraft (a fighter, 16 m) is still not its origin."""
+    """One transport found 34 m long on its stand (medium) and 44 m on the taxiway (large):
+    one airframe's two footprints differ that much between dates. A different aircraft (a
+    fighter, 16 m) is still not its origin."""
     from airdiff.objects.classify import moved_pairs
 
     def plane(x, length, span):

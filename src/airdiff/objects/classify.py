@@ -750,8 +750,9 @@ def find_changes(
         x, y = lum_b[win][body], lum_a[win][body]
         sx, sy = float(x.std()), float(y.std())
         ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
-        # a faint airframe was seen by the shadow it cast beside it; where nothing beside its
-        # outline is cast shadow in the other date, and it stands out less there, it is not there
+        # a faint airframe casts a shadow beside it (part of why it was found); where nothing
+        # beside its outline is cast shadow in the other date, and it stands out less there,
+        # it is not there
         cast_here = float(a.features.get("cast_shadow", float("nan")))
         cast = float("nan")
         shadow_left = False
