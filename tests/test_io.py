@@ -36,6 +36,47 @@ def test_geotiff_round_trip_keeps_grid_time_bands_and_mask(tmp_path, scene):
     np.testing.assert_array_equal(s.pixels[:, 10:], scene.pixels[:, 10:])
 
 
+def test_a_near_infrared_fourth_byte_band_is_data_not_alpha(tmp_path, scene):
+    """GDAL marks the fourth band of a 4-band byte GeoTIFF as alpha unless told otherwise.
+    airdiff writes RGB + NIR with it unmarked, reads a naively written one (flagged alpha,
+    named 'nir') as four bands, and still takes a true alpha band for the mask."""
+    from rasterio.enums import ColorInterp
+
+    from airdiff.io import RasterSource
+
+    nir = (255 - scene.pixels[0]).astype(np.uint8)
+    rgbn = np.concatenate([scene.pixels, nir[None]])
+    names = ("red", "green", "blue", "nir")
+    for cog in (True, False):
+        path = write_geotiff(tmp_path / f"w{cog}.tif", rgbn, scene.grid, band_names=names, cog=cog)
+        with rasterio.open(path) as ds:
+            assert ds.colorinterp[3] != ColorInterp.alpha
+        s = read_scene(path)
+        assert s.band_names == names and s.valid.all()
+        np.testing.assert_array_equal(s.pixels[3], nir)
+    profile = dict(driver="GTiff", count=4, dtype="uint8", height=scene.shape[0], width=scene.shape[1],
+                   crs=scene.grid.crs, transform=scene.grid.transform)
+    naive = tmp_path / "naive.tif"
+    with rasterio.open(naive, "w", **profile) as dst:
+        dst.write(rgbn)
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+    with rasterio.open(naive) as ds:
+        assert ds.colorinterp[3] == ColorInterp.alpha  # what GDAL does by default
+    s = read_scene(naive)
+    assert s.band_names == names and s.valid.all()
+    np.testing.assert_array_equal(s.pixels[3], nir)
+    assert RasterSource(naive).count == 4
+    # a true alpha band (no name, 0 where transparent) is the mask
+    alpha = np.full(scene.shape, 255, np.uint8)
+    alpha[:10] = 0
+    rgba = tmp_path / "rgba.tif"
+    with rasterio.open(rgba, "w", **profile) as dst:
+        dst.write(np.concatenate([scene.pixels, alpha[None]]))
+    s = read_scene(rgba)
+    assert s.count == 3 and not s.valid[:10].any() and s.valid[10:].all()
+
+
 def test_png_needs_gsd_and_then_reads_in_pixel_frame(tmp_path):
     import imageio.v3 as iio
 

@@ -89,6 +89,32 @@ def _time_from_tags(tags: dict) -> datetime | None:
     return None
 
 
+_SPECTRAL = ("red", "green", "blue", "nir", "gray", "near-infrared", "near infrared", "nir1")
+
+
+def _alpha_bands(ds) -> list[int]:
+    """Indexes of the bands that are a transparency mask, not an image band.
+
+    GDAL marks the fourth band of a 4-band byte image as alpha unless told otherwise, so a
+    band flagged alpha but named after a spectral band (RGB + NIR written naively) is data.
+    """
+    return [i for i in ds.indexes if ds.colorinterp[i - 1] == ColorInterp.alpha
+            and (ds.descriptions[i - 1] or "").strip().lower() not in _SPECTRAL]
+
+
+def no_alpha(count: int) -> dict:
+    """GeoTIFF creation option keeping a fourth band (near-infrared) from being marked alpha."""
+    return {"alpha": "UNSPECIFIED"} if count >= 4 else {}
+
+
+def colour_interp(band_names) -> list[ColorInterp]:
+    """Colour interpretation to write for ``band_names``: red, green, blue, gray as such,
+    anything else (near-infrared) undefined, never alpha."""
+    known = {"red": ColorInterp.red, "green": ColorInterp.green, "blue": ColorInterp.blue,
+             "gray": ColorInterp.gray}
+    return [known.get(n, ColorInterp.undefined) for n in band_names]
+
+
 def _band_names(ds, keep: list[int]) -> tuple[str, ...]:
     names = []
     ci_map = {ColorInterp.red: "red", ColorInterp.green: "green", ColorInterp.blue: "blue",
@@ -171,7 +197,7 @@ def _read_dataset(ds, p: Path, *, gsd, acquired, name, credit) -> Scene:
     if gsd is not None and georef:
         log.info("%s is georeferenced; ignoring the given GSD %.3f m", p.name, gsd)
 
-    alpha = [i for i in ds.indexes if ds.colorinterp[i - 1] == ColorInterp.alpha]
+    alpha = _alpha_bands(ds)
     keep = [i for i in ds.indexes if i not in alpha][:4]
     if not keep:
         raise InputError(f"{p.name} has no image bands")
@@ -409,6 +435,7 @@ def write_geotiff(
         "crs": grid.crs,
         "transform": grid.transform if grid.crs is not None else Affine.identity(),
         "compress": compress,
+        **no_alpha(arr.shape[0]),
     }
     if nodata is not None:
         profile["nodata"] = nodata
@@ -447,6 +474,8 @@ def _fill(dst, arr, valid, tags, band_names):
         dst.update_tags(**{k: str(v) for k, v in tags.items()})
     for i, name in enumerate(band_names[: arr.shape[0]], start=1):
         dst.set_band_description(i, name)
+    if len(band_names) >= arr.shape[0] >= 4:
+        dst.colorinterp = colour_interp(band_names[: arr.shape[0]])
 
 
 import rasterio.shutil  # noqa: E402  (submodule used by write_geotiff)
@@ -623,7 +652,7 @@ class RasterSource:
                 raise InputError(f"--gsd must be a positive number of metres, got {gsd}")
             self.grid = Grid.pixel_frame((ds.height, ds.width), float(gsd))
         self.native_grid = self.grid
-        alpha = [i for i in ds.indexes if ds.colorinterp[i - 1] == ColorInterp.alpha]
+        alpha = _alpha_bands(ds)
         self._alpha = alpha[0] if alpha else None
         self._keep = [i for i in ds.indexes if i not in alpha][:4]
         if not self._keep:
@@ -863,6 +892,7 @@ def block_writer(
         "dtype": np.dtype(dtype).name, "crs": grid.crs,
         "transform": grid.transform if grid.crs is not None else Affine.identity(),
         "tiled": True, "blockxsize": blocksize, "blockysize": blocksize, "BIGTIFF": "IF_SAFER",
+        **no_alpha(count),
     }
     if nodata is not None:
         profile["nodata"] = nodata
@@ -876,6 +906,8 @@ def block_writer(
                         dst.update_tags(**{k: str(v) for k, v in tags.items()})
                     for i, name in enumerate(band_names[:count], start=1):
                         dst.set_band_description(i, name)
+                    if len(band_names) >= count >= 4:
+                        dst.colorinterp = colour_interp(band_names[:count])
                 with atomic_path(p, suffix=".tif") as tmp:
                     with rasterio.open(raw) as src:
                         rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize,

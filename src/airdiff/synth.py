@@ -1940,7 +1940,7 @@ def write_pair(pair: SynthPair, folder, *, prefix: str = "", compress: str = "au
     """
     import rasterio
 
-    from .io import atomic_path, write_text
+    from .io import atomic_path, colour_interp, no_alpha, write_text
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -1950,7 +1950,7 @@ def write_pair(pair: SynthPair, folder, *, prefix: str = "", compress: str = "au
         jpeg = compress == "jpeg" or (compress == "auto" and s.pixels.dtype == np.uint8 and s.count == 3)
         profile = {"driver": "GTiff", "width": s.grid.width, "height": s.grid.height, "count": s.count,
                    "dtype": s.pixels.dtype.name, "crs": s.grid.crs, "transform": s.grid.transform,
-                   "tiled": True, "blockxsize": 256, "blockysize": 256}
+                   "tiled": True, "blockxsize": 256, "blockysize": 256, **no_alpha(s.count)}
         if jpeg:
             profile.update(compress="JPEG", jpeg_quality=90)
             if s.count == 3:
@@ -1968,6 +1968,8 @@ def write_pair(pair: SynthPair, folder, *, prefix: str = "", compress: str = "au
                                 AIRDIFF_CREDIT=s.credit, **s.tags)
                 for i, name in enumerate(s.band_names, start=1):
                     dst.set_band_description(i, name)
+                if s.count >= 4:
+                    dst.colorinterp = colour_interp(s.band_names)
         paths[role] = p
     t = out / f"{prefix}truth.json"
     write_text(t, json.dumps(pair.truth.to_dict(), indent=1))
