@@ -213,3 +213,21 @@ def test_rio_plugin_runs_the_same_commands(tmp_path, scene):
     assert json.loads(res.stdout)["width"] == 160
     res = CliRunner().invoke(main_group, ["airdiff", "info", str(tmp_path / "missing.tif")])
     assert res.exit_code == 1 and "does not exist" in res.output and "Traceback" not in res.output
+
+
+def test_false_colour_figure(tmp_path, demo_pair):
+    """``figure --false-colour`` draws 4-band imagery in near-infrared, red, green; on 3-band
+    imagery it stops at once with one line, before the comparison, and writes nothing."""
+    from airdiff.synth import make_pair, write_pair
+
+    paths, _ = demo_pair
+    out = tmp_path / "f.png"
+    res = run("figure", paths["before"], paths["after"], "-o", out, "--false-colour")
+    assert_one_line_error(res, 1, "near-infrared")
+    assert not out.exists()
+    pair = make_pair(seed=5, scenario="random", shape=(400, 500), gsd=1.0, bands=4,
+                     misregistration="none", nuisances="none")
+    four = write_pair(pair, tmp_path / "four")
+    res = run("figure", four["before"], four["after"], "-o", out, "--false-colour")
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

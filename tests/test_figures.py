@@ -262,3 +262,35 @@ def test_auto_extent_zooms_on_the_changes_and_full_shows_all(cmp):
     assert x0 <= vx0 and vx1 <= x1 and y0 <= min(vy0, vy1) and max(vy0, vy1) <= y1
     full = compare_figure(small, insets=0, extent="full").airdiff["panels"][0]
     assert full.get_xlim() == (x0, x1)
+
+
+def test_false_colour_panels_show_near_infrared():
+    """On 4-band imagery, near-infrared, red, green as red, green, blue: grass, green in true
+    colour, turns red, light concrete does not; the panel labels say what is shown."""
+    from airdiff.errors import InputError
+    from airdiff.figures import false_colour_bands
+
+    pair = make_pair(seed=2, scenario="random", shape=(500, 600), gsd=1.0, bands=4,
+                     misregistration="none", nuisances={"sun"})
+    cmp4 = comparison_from_truth(pair)
+    assert false_colour_bands(cmp4.before) == (3, 0, 1)
+
+    def shown(fig):
+        return np.asarray(fig.airdiff["panels"][0].images[0].get_array(), np.int16)
+
+    true_colour = compare_figure(cmp4, insets=0)
+    false_colour = compare_figure(cmp4, insets=0, false_colour=True)
+    assert false_colour.airdiff["stretch"].bands == (3, 0, 1)
+    t, f = shown(true_colour), shown(false_colour)
+    green = t[..., 1] > t[..., 0] + 10  # grass, as true colour shows it
+    grey = (abs(t[..., 1] - t[..., 0]) < 8) & (t.mean(axis=-1) > 120)  # light concrete
+    assert green.mean() > 0.1 and grey.mean() > 0.05
+    red = f[..., 0] > f[..., 1] + 30
+    assert red[green].mean() > 0.8 and red[grey].mean() < 0.05
+    assert any("false colour (NIR, red, green)" in t.get_text() for t in texts_of(false_colour))
+    assert not any("false colour" in t.get_text() for t in texts_of(true_colour))
+    # 3-band imagery has no near-infrared to show
+    three = make_pair(seed=2, scenario="random", shape=(300, 300), gsd=1.0, misregistration="none",
+                      nuisances="none")
+    with pytest.raises(InputError, match="near-infrared"):
+        compare_figure(comparison_from_truth(three), false_colour=True)

@@ -243,20 +243,26 @@ def detect(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_ti
 @click.option("--changes", type=click.Path(path_type=str),
               help="Draw these changes (GeoJSON from 'airdiff detect') instead of detecting.")
 @figure_options
+@click.option("--false-colour", is_flag=True,
+              help="Show near-infrared, red, green as red, green, blue (4-band imagery): "
+                   "vegetation red, burn scars dark.")
 @click.pass_context
 @_errors
 def figure(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_time,
-           max_offset_m, no_local, output, changes, credit, location, preset):
+           max_offset_m, no_local, output, changes, credit, location, preset, false_colour):
     """Draw the annotated BEFORE | AFTER figure."""
-    from .figures import compare_figure, render_bytes
+    from .figures import compare_figure, false_colour_bands, render_bytes
     from .io import check_writable, write_bytes
 
     check_writable(output)
     fmt, preset = _preset_for(output, preset)
     b, a = _load_pair(before, after, gsd, before_gsd, after_gsd, before_time, after_time, credit)
+    if false_colour:  # before the comparison, not after minutes of it
+        false_colour_bands(b)
+        false_colour_bands(a)
     cmp = _run_compare(ctx, b, a, _options(max_offset_m, no_local, credit, location),
                        changes_path=changes)
-    fig = compare_figure(cmp, preset=preset)
+    fig = compare_figure(cmp, preset=preset, false_colour=false_colour)
     write_bytes(output, render_bytes(fig, fmt=fmt, preset=preset))
     click.echo(f"{cmp.summary} -> {output}", err=True)
 

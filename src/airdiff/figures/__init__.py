@@ -5,7 +5,7 @@ The functions build matplotlib ``Figure`` objects (never pyplot state) or bytes/
 """
 
 from ._companions import blink_gif, change_map_figure, swipe_html
-from ._compare import PRESETS, compare_figure, key_text, render_bytes
+from ._compare import PRESETS, compare_figure, false_colour_bands, key_text, render_bytes
 from ._pieces import (
     PALETTE,
     Stretch,
@@ -27,6 +27,7 @@ __all__ = [
     "change_map_figure",
     "compare_figure",
     "draw_changes",
+    "false_colour_bands",
     "key_text",
     "place_callouts",
     "render_bytes",

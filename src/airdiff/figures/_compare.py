@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ..errors import InputError
 from ._pieces import (
     CLASS_ORDER,
     IMPORTANCE,
@@ -24,7 +25,7 @@ from ._pieces import (
     show_panel,
 )
 
-__all__ = ["compare_figure", "render_bytes", "key_text", "PRESETS"]
+__all__ = ["compare_figure", "false_colour_bands", "render_bytes", "key_text", "PRESETS"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,21 @@ def _view_extent(cmp, changes, extent):
     return (x0, x1, y0, y1) if full[3] > full[2] else (x0, x1, y1, y0)
 
 
+def false_colour_bands(scene) -> tuple[int, int, int]:
+    """Band indices of near-infrared, red and green, to show as red, green and blue.
+
+    The band named 'nir' (else the fourth) and the red and green of :attr:`Scene.rgb_indices`.
+    Raises :class:`~airdiff.errors.InputError` for imagery without a fourth band.
+    """
+    if scene.count < 4:
+        raise InputError(f"a false-colour figure needs a near-infrared band (4-band imagery); "
+                         f"{scene.name or 'this scene'} has {scene.count}")
+    names = tuple(scene.band_names)
+    nir = names.index("nir") if "nir" in names else 3
+    r, g, _ = scene.rgb_indices
+    return nir, r, g
+
+
 def compare_figure(
     comparison,
     *,
@@ -140,6 +156,7 @@ def compare_figure(
     layout: str = "auto",
     extent="auto",
     inset_reader=None,
+    false_colour: bool = False,
 ) -> Figure:
     """The publication figure of a comparison.
 
@@ -174,6 +191,10 @@ def compare_figure(
         ``bounds`` (left, bottom, right, top) in map units: the insets' pixels, at full
         resolution, on the same radiometric scale as the comparison's scenes. For a
         comparison whose scenes are decimated previews of scenes larger than memory.
+    false_colour : bool
+        Show near-infrared, red and green as red, green and blue (4-band imagery): healthy
+        vegetation turns red, burn scars and bare ground dark or grey-brown. The panel
+        labels say so.
 
     Returns
     -------
@@ -187,7 +208,11 @@ def compare_figure(
     p = PRESETS[preset]
     cmp = comparison
     before, after = cmp.before, cmp.aligned
-    stretch = shared_stretch([before, after])
+    bands = None
+    if false_colour:
+        bands = false_colour_bands(before)
+        labels = tuple(f"{lab} · false colour (NIR, red, green)" for lab in labels)
+    stretch = shared_stretch([before, after], bands=bands)
     changes = list(cmp.changes) if show_changes else []
     ext = _view_extent(cmp, changes, extent)  # obscured areas included: they are reported too
     # zoom insets only where they magnify: objects small on the panel
