@@ -209,9 +209,11 @@ def compare_figure(
     cmp = comparison
     before, after = cmp.before, cmp.aligned
     bands = None
+    panel_labels = labels
     if false_colour:
         bands = false_colour_bands(before)
-        labels = tuple(f"{lab} · false colour (NIR, red, green)" for lab in labels)
+        # on the panels only: the insets' titles are short, and show the same stretch
+        panel_labels = tuple(f"{lab} · false colour (NIR, red, green)" for lab in labels)
     stretch = shared_stretch([before, after], bands=bands)
     changes = list(cmp.changes) if show_changes else []
     ext = _view_extent(cmp, changes, extent)  # obscured areas included: they are reported too
@@ -283,8 +285,8 @@ def compare_figure(
     view_frac = abs(ext[1] - ext[0]) / abs(image_extent(before.grid)[1] - image_extent(before.grid)[0])
     max_px = int(pw * p.dpi * 1.5 / max(view_frac, 1e-3)) if preset != "print" else 2400
     max_px = max(256, min(max_px, 6000))
-    show_panel(ax_b, before, stretch, max_px=max_px, label=labels[0], fontsize=fs)
-    show_panel(ax_a, after, stretch, max_px=max_px, label=labels[1], fontsize=fs)
+    show_panel(ax_b, before, stretch, max_px=max_px, label=panel_labels[0], fontsize=fs)
+    show_panel(ax_a, after, stretch, max_px=max_px, label=panel_labels[1], fontsize=fs)
     for ax in (ax_b, ax_a):
         ax.set_xlim(ext[0], ext[1])
         ax.set_ylim(ext[2], ext[3])
