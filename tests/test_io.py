@@ -39,7 +39,8 @@ def test_geotiff_round_trip_keeps_grid_time_bands_and_mask(tmp_path, scene):
 def test_a_near_infrared_fourth_byte_band_is_data_not_alpha(tmp_path, scene):
     """GDAL marks the fourth band of a 4-band byte GeoTIFF as alpha unless told otherwise.
     airdiff writes RGB + NIR with it unmarked, reads a naively written one (flagged alpha,
-    named 'nir') as four bands, and still takes a true alpha band for the mask."""
+    named 'nir', or unnamed but no mask) as four bands, and still takes a true alpha band for
+    the mask."""
     from rasterio.enums import ColorInterp
 
     from airdiff.io import RasterSource
@@ -67,6 +68,12 @@ def test_a_near_infrared_fourth_byte_band_is_data_not_alpha(tmp_path, scene):
     assert s.band_names == names and s.valid.all()
     np.testing.assert_array_equal(s.pixels[3], nir)
     assert RasterSource(naive).count == 4
+    # and unnamed: a band of many values is no transparency mask
+    unnamed = tmp_path / "unnamed.tif"
+    with rasterio.open(unnamed, "w", **profile) as dst:
+        dst.write(rgbn)
+    s = read_scene(unnamed)
+    assert s.count == 4 and s.band_names[3] == "nir" and s.valid.all()
     # a true alpha band (no name, 0 where transparent) is the mask
     alpha = np.full(scene.shape, 255, np.uint8)
     alpha[:10] = 0

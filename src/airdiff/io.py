@@ -96,10 +96,26 @@ def _alpha_bands(ds) -> list[int]:
     """Indexes of the bands that are a transparency mask, not an image band.
 
     GDAL marks the fourth band of a 4-band byte image as alpha unless told otherwise, so a
-    band flagged alpha but named after a spectral band (RGB + NIR written naively) is data.
+    band flagged alpha is data when it is named after a spectral band (RGB + NIR written
+    naively), or, unnamed, when it does not look like a mask: under 99 % of a sample of it
+    is 0 or full scale (a near-infrared band, not a transparency).
     """
-    return [i for i in ds.indexes if ds.colorinterp[i - 1] == ColorInterp.alpha
-            and (ds.descriptions[i - 1] or "").strip().lower() not in _SPECTRAL]
+    out = []
+    for i in ds.indexes:
+        if ds.colorinterp[i - 1] != ColorInterp.alpha:
+            continue
+        desc = (ds.descriptions[i - 1] or "").strip().lower()
+        if desc in _SPECTRAL:
+            continue
+        if not desc and np.issubdtype(np.dtype(ds.dtypes[i - 1]), np.integer):
+            full = np.iinfo(np.dtype(ds.dtypes[i - 1])).max
+            sample = ds.read(i, out_shape=(min(ds.height, 256), min(ds.width, 256)))
+            if np.mean((sample == 0) | (sample == full)) < 0.99:
+                log.info("%s: band %d is flagged alpha but is no mask: read as an image band",
+                         ds.name, i)
+                continue
+        out.append(i)
+    return out
 
 
 def no_alpha(count: int) -> dict:
