@@ -300,3 +300,9 @@ def test_false_colour_panels_show_near_infrared():
                       nuisances="none")
     with pytest.raises(InputError, match="near-infrared"):
         compare_figure(comparison_from_truth(three), false_colour=True)
+    # nor a pair whose AFTER lacks it
+    import dataclasses
+
+    rgb_after = cmp4.aligned.replace(pixels=cmp4.aligned.pixels[:3], band_names=("red", "green", "blue"))
+    with pytest.raises(InputError, match="near-infrared"):
+        compare_figure(dataclasses.replace(cmp4, aligned=rgb_after), false_colour=True)

@@ -212,6 +212,8 @@ def compare_figure(
     panel_labels = labels
     if false_colour:
         bands = false_colour_bands(before)
+        if false_colour_bands(after) != bands:
+            raise InputError("a false-colour figure needs the same band layout in both dates")
         # on the panels only: the insets' titles are short, and show the same stretch
         panel_labels = tuple(f"{lab} · false colour (NIR, red, green)" for lab in labels)
     stretch = shared_stretch([before, after], bands=bands)
