@@ -217,7 +217,8 @@ def test_rio_plugin_runs_the_same_commands(tmp_path, scene):
 
 def test_false_colour_figure(tmp_path, demo_pair):
     """``figure --false-colour`` draws 4-band imagery in near-infrared, red, green; on 3-band
-    imagery it stops at once with one line, before the comparison, and writes nothing."""
+    imagery it stops at once with one line, before the comparison, and writes nothing.
+    ``--hedged`` words the key as analysts do."""
     from airdiff.synth import make_pair, write_pair
 
     paths, _ = demo_pair
@@ -231,3 +232,9 @@ def test_false_colour_figure(tmp_path, demo_pair):
     res = run("figure", four["before"], four["after"], "-o", out, "--false-colour")
     assert res.exit_code == 0, res.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # as vector text, with the key in analysts' wording
+    svg = tmp_path / "f.svg"
+    res = run("figure", four["before"], four["after"], "-o", svg, "--false-colour", "--hedged")
+    assert res.exit_code == 0, res.output
+    text = svg.read_text()
+    assert "false colour (NIR, red, green)" in text and "likely moved" in text and "appear burned" in text

@@ -246,10 +246,12 @@ def detect(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_ti
 @click.option("--false-colour", is_flag=True,
               help="Show near-infrared, red, green as red, green, blue (4-band imagery): "
                    "vegetation red, burn scars dark.")
+@click.option("--hedged", is_flag=True,
+              help='Key in analysts\' wording: "appear burned", "likely moved".')
 @click.pass_context
 @_errors
 def figure(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_time,
-           max_offset_m, no_local, output, changes, credit, location, preset, false_colour):
+           max_offset_m, no_local, output, changes, credit, location, preset, false_colour, hedged):
     """Draw the annotated BEFORE | AFTER figure."""
     from .figures import compare_figure, false_colour_bands, render_bytes
     from .io import check_writable, write_bytes
@@ -262,7 +264,7 @@ def figure(ctx, before, after, gsd, before_gsd, after_gsd, before_time, after_ti
         false_colour_bands(a)
     cmp = _run_compare(ctx, b, a, _options(max_offset_m, no_local, credit, location),
                        changes_path=changes)
-    fig = compare_figure(cmp, preset=preset, false_colour=false_colour)
+    fig = compare_figure(cmp, preset=preset, false_colour=false_colour, hedged=hedged)
     write_bytes(output, render_bytes(fig, fmt=fmt, preset=preset))
     click.echo(f"{cmp.summary} -> {output}", err=True)
 
