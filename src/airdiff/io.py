@@ -89,7 +89,13 @@ def _time_from_tags(tags: dict) -> datetime | None:
     return None
 
 
-_SPECTRAL = ("red", "green", "blue", "nir", "gray", "near-infrared", "near infrared", "nir1")
+#: Band names written as, and read from, GDAL colour interpretations.
+_COLOUR_INTERP = {"red": ColorInterp.red, "green": ColorInterp.green, "blue": ColorInterp.blue,
+                  "gray": ColorInterp.gray}
+#: Band descriptions read as near-infrared.
+_NIR_ALIASES = ("near-infrared", "near infrared", "nir1")
+#: Band descriptions that name an image band.
+_SPECTRAL = (*_COLOUR_INTERP, "nir", *_NIR_ALIASES)
 
 
 def _alpha_bands(ds) -> list[int]:
@@ -123,24 +129,25 @@ def no_alpha(count: int) -> dict:
     return {"alpha": "UNSPECIFIED"} if count >= 4 else {}
 
 
-def colour_interp(band_names) -> list[ColorInterp]:
-    """Colour interpretation to write for ``band_names``: red, green, blue, gray as such,
-    anything else (near-infrared) undefined, never alpha."""
-    known = {"red": ColorInterp.red, "green": ColorInterp.green, "blue": ColorInterp.blue,
-             "gray": ColorInterp.gray}
-    return [known.get(n, ColorInterp.undefined) for n in band_names]
+def label_bands(dst, band_names, count: int) -> None:
+    """Name the first ``count`` bands of ``dst`` after ``band_names`` and, for 4 bands or more,
+    set their colour interpretation: red, green, blue, gray as such, anything else
+    (near-infrared) undefined, never alpha."""
+    for i, name in enumerate(band_names[:count], start=1):
+        dst.set_band_description(i, name)
+    if len(band_names) >= count >= 4:
+        dst.colorinterp = [_COLOUR_INTERP.get(n, ColorInterp.undefined) for n in band_names[:count]]
 
 
 def _band_names(ds, keep: list[int]) -> tuple[str, ...]:
     names = []
-    ci_map = {ColorInterp.red: "red", ColorInterp.green: "green", ColorInterp.blue: "blue",
-              ColorInterp.gray: "gray"}
+    ci_map = {ci: name for name, ci in _COLOUR_INTERP.items()}
     for i in keep:
         desc = (ds.descriptions[i - 1] or "").strip().lower()
         ci = ds.colorinterp[i - 1]
-        if desc in ("red", "green", "blue", "nir", "gray"):
+        if desc in _COLOUR_INTERP or desc == "nir":
             names.append(desc)
-        elif desc in ("near-infrared", "near infrared", "nir1"):
+        elif desc in _NIR_ALIASES:
             names.append("nir")
         elif ci in ci_map:
             names.append(ci_map[ci])
@@ -488,10 +495,7 @@ def _fill(dst, arr, valid, tags, band_names):
         dst.write_mask(valid.astype(np.uint8) * 255)
     if tags:
         dst.update_tags(**{k: str(v) for k, v in tags.items()})
-    for i, name in enumerate(band_names[: arr.shape[0]], start=1):
-        dst.set_band_description(i, name)
-    if len(band_names) >= arr.shape[0] >= 4:
-        dst.colorinterp = colour_interp(band_names[: arr.shape[0]])
+    label_bands(dst, band_names, arr.shape[0])
 
 
 import rasterio.shutil  # noqa: E402  (submodule used by write_geotiff)
@@ -920,10 +924,7 @@ def block_writer(
                     yield BlockWriter(dst, 0 if nodata is None else nodata, nodata)
                     if tags:
                         dst.update_tags(**{k: str(v) for k, v in tags.items()})
-                    for i, name in enumerate(band_names[:count], start=1):
-                        dst.set_band_description(i, name)
-                    if len(band_names) >= count >= 4:
-                        dst.colorinterp = colour_interp(band_names[:count])
+                    label_bands(dst, band_names, count)
                 with atomic_path(p, suffix=".tif") as tmp:
                     with rasterio.open(raw) as src:
                         rasterio.shutil.copy(src, tmp, driver="COG", blocksize=blocksize,

@@ -1940,7 +1940,7 @@ def write_pair(pair: SynthPair, folder, *, prefix: str = "", compress: str = "au
     """
     import rasterio
 
-    from .io import atomic_path, colour_interp, no_alpha, write_text
+    from .io import atomic_path, label_bands, no_alpha, write_text
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -1966,10 +1966,7 @@ def write_pair(pair: SynthPair, folder, *, prefix: str = "", compress: str = "au
                 dst.update_tags(ACQUISITION_TIME=s.acquired.isoformat().replace("+00:00", "Z"),
                                 TIFFTAG_DATETIME=s.acquired.strftime("%Y:%m:%d %H:%M:%S"),
                                 AIRDIFF_CREDIT=s.credit, **s.tags)
-                for i, name in enumerate(s.band_names, start=1):
-                    dst.set_band_description(i, name)
-                if s.count >= 4:
-                    dst.colorinterp = colour_interp(s.band_names)
+                label_bands(dst, s.band_names, s.count)
         paths[role] = p
     t = out / f"{prefix}truth.json"
     write_text(t, json.dumps(pair.truth.to_dict(), indent=1))

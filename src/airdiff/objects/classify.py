@@ -667,8 +667,9 @@ def find_changes(
 
     # what stood out in BEFORE other than cast shadows: an airframe's own pixels, which char
     # (a shadow is dark already; an airframe found with its shadows is judged on itself)
-    _, shadow_b = shadow_pixels(lum_b, bg_b[vis].mean(axis=0), saturation(fb))
-    _, shadow_a = shadow_pixels(lum_a, bg_a[vis].mean(axis=0), saturation(fa))
+    lum_bg_b, lum_bg_a = bg_b[vis].mean(axis=0), bg_a[vis].mean(axis=0)
+    _, shadow_b = shadow_pixels(lum_b, lum_bg_b, saturation(fb))
+    _, shadow_a = shadow_pixels(lum_a, lum_bg_a, saturation(fa))
     # where each date may show a cast shadow (a cloud's shadow, no data are none)
     cast_b, cast_a = shadow_b & mask_b, shadow_a & mask_a
     airframe_b = np.where(shadow_b, 0.0, pres_b)
@@ -720,7 +721,7 @@ def find_changes(
     # 4. real change only: changed pixels, and the object stands out in one date only
     # cast shadows change with the sun: judge an object on its lit pixels, those in deep
     # shadow in neither date
-    lit = (lum_b >= 0.45 * bg_b[vis].mean(axis=0)) & (lum_a >= 0.45 * bg_a[vis].mean(axis=0))
+    lit = (lum_b >= 0.45 * lum_bg_b) & (lum_a >= 0.45 * lum_bg_a)
 
     def gone(a: Aircraft, here: np.ndarray, there: np.ndarray, cast_there: np.ndarray) -> bool:
         win, m = _window(a.footprint, grid)
