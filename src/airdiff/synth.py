@@ -215,6 +215,9 @@ class Truth:
         kind in {'runway', 'taxiway', 'apron', 'stand'}.
     vehicles_moved : tuple of Polygon
         BEFORE and AFTER outlines of the vehicles that moved.
+    decoys : tuple of TruthAircraft
+        Flat aircraft-shaped decoys painted on stands in AFTER (``make_pair(decoys=...)``):
+        no aircraft, so in no change and in neither date's aircraft. They cast no shadow.
     before_grid, after_grid : Grid
         The files' stated georeference.
     distortion : Distortion
@@ -233,6 +236,7 @@ class Truth:
     after_grid: Grid
     distortion: Distortion
     meta: dict = field(default_factory=dict)
+    decoys: tuple[TruthAircraft, ...] = ()
 
     def _crs_differs(self) -> bool:
         a, b = self.after_grid.crs, self.before_grid.crs
@@ -295,6 +299,7 @@ class Truth:
             "cloud": g(self.cloud),
             "aeroways": [{"aeroway": k, "geometry": g(p)} for k, p in self.aeroways],
             "vehicles_moved": [g(p) for p in self.vehicles_moved],
+            "decoys": [ac(a) for a in self.decoys],
             "distortion": self.distortion.to_dict(),
             "before_grid": grid(self.before_grid),
             "after_grid": grid(self.after_grid),
@@ -888,6 +893,10 @@ _PAINTS = {
 }
 
 
+#: A decoy's paint: a white silhouette, as painted on concrete to be seen from above.
+_DECOY_PAINT = (0.93, 0.93, 0.92)
+
+
 def _paint(rng, kind) -> tuple:
     cols, p = zip(*_PAINTS[kind], strict=True)
     c = np.asarray(cols[int(rng.choice(len(cols), p=np.asarray(p) / sum(p)))])
@@ -899,21 +908,23 @@ def _rgbn(rgb, nir=None) -> np.ndarray:
     return np.append(rgb, 0.9 * rgb.mean() if nir is None else nir).astype(np.float32)
 
 
-def _aircraft_parts(kind, x, y, heading, paint) -> list[_Part]:
+def _aircraft_parts(kind, x, y, heading, paint, *, flat: bool = False) -> list[_Part]:
+    """An aircraft's parts; ``flat``: a decoy painted or printed on the ground (no relief, no shadow)."""
     h = math.radians(heading)
-    f = np.array([math.sin(h), math.cos(h)])
     r = np.array([math.cos(h), -math.sin(h)])
     col = _rgbn(paint)
     out = []
     for bp in _parts_of(kind):
         xy = _ccw(_body_to_map(bp.ab, x, y, heading))
         c = np.asarray(bp.colour, np.float32) if isinstance(bp.colour, tuple) else col * np.float32(bp.colour)
+        if flat:
+            out.append(_Part(xy, c, (0.0, 0.0), alpha=bp.alpha, grain=0.03, shadow=False))
+            continue
         cyl = None
         if bp.cyl is not None:
             o = np.array([x, y]) + bp.cyl[0] * r
             cyl = (o[0], o[1], r[0], r[1], bp.cyl[1])
         out.append(_Part(xy, c, bp.z, cyl=cyl, alpha=bp.alpha, grain=0.03, shadow=bp.shadow))
-    del f
     return out
 
 
@@ -1549,6 +1560,7 @@ def make_pair(
     n_aircraft: int | None = None,
     bands: int = 3,
     dtype: str = "uint8",
+    decoys: int = 0,
 ) -> SynthPair:
     """Make a synthetic BEFORE/AFTER pair of an air base, with its exact truth.
 
@@ -1585,6 +1597,10 @@ def make_pair(
         Grey, RGB, or RGB + near-infrared.
     dtype : {'uint8', 'uint16'}
         uint16 holds 11-bit values (0-2047) and gets no JPEG artefacts.
+    decoys : int
+        Flat decoys (an aircraft's outline painted white, no relief, no shadow) put on stands left
+        free in AFTER; in :attr:`Truth.decoys`, in no change. The rest of the pair is the
+        same as without them.
 
     Returns
     -------
@@ -1738,7 +1754,9 @@ def make_pair(
     for k in burn_k:
         burned.append(planes_b[k])
     appeared = []
+    appeared_on = set()
     for j in ra.permutation(len(free_stands))[:na_].tolist():
+        appeared_on.add(free_stands[j])
         s = lay.stands[free_stands[j]]
         kind = str(ra.choice(pool))
         q = _Plane(100 + len(appeared) + 1, kind, s.x, s.y, s.heading, _paint(ra, kind))
@@ -1830,6 +1848,25 @@ def make_pair(
                 continue
         vehicles_a.append(v[0])
 
+    # -- decoys: on stands still free in AFTER, clear of everything drawn there
+    decoy_planes = []
+    if decoys:
+        rdc = sub(10)
+        clear = unary_union([g.buffer(3) for g in [q.footprint for q in planes_a] + taken]
+                            + [_place(aircraft_outline(p.kind), p.x, p.y, p.heading).buffer(3) for p in burned])
+        for si in rdc.permutation([i for i in free_stands if i not in appeared_on]).tolist():
+            if len(decoy_planes) == int(decoys):
+                break
+            st_ = lay.stands[int(si)]
+            kind = str(rdc.choice(pool))
+            q = _Plane(200 + len(decoy_planes) + 1, kind, st_.x, st_.y, st_.heading,
+                       tuple(np.clip(np.asarray(_DECOY_PAINT) * rdc.uniform(0.96, 1.04), 0, 1)))
+            if not q.footprint.intersects(clear):
+                decoy_planes.append(q)
+                clear = clear.union(q.footprint.buffer(3))
+        if len(decoy_planes) < decoys:
+            log.warning("only %d of %d decoys fit on free stands", len(decoy_planes), decoys)
+
     # -- random / static clouds
     if "cloud" in nz and scenario != "strike" and rc.random() < 0.75:
         date = "after" if rc.random() < 0.65 else "before"
@@ -1864,6 +1901,7 @@ def make_pair(
         objs += [_vehicle_parts(v) for v in vehicles]
         objs += [_aircraft_parts(p.kind, p.x, p.y, p.heading, p.paint) for p in planes]
         date["objects"] = objs
+    date_a["objects"] += [_aircraft_parts(q.kind, q.x, q.y, q.heading, q.paint, flat=True) for q in decoy_planes]
     for p in burned:
         parts, scorch = _burned_parts(p.kind, p.x, p.y, p.heading, rd)
         date_a["objects"].append(parts)
@@ -1924,6 +1962,7 @@ def make_pair(
         after_grid=after_grid,
         distortion=dist,
         meta=meta,
+        decoys=tuple(TruthAircraft(q.id, q.kind, q.footprint, float(q.heading)) for q in decoy_planes),
     )
     log.debug("synth seed %d (%s): %d aircraft, %d changes", seed, scenario, len(planes_b), len(changes))
     return SynthPair(scene(0, date_b, before_grid), scene(1, date_a, after_grid), truth)
