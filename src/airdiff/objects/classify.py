@@ -29,6 +29,10 @@ from shapely.geometry import shape
 from .._threads import both
 from ..change import ChangeMap, saturation
 from ..scene import Scene
+from ._raster import frac_in as _frac_in
+from ._raster import mean_in as _mean_in
+from ._raster import window as _window
+from ._raster import window_transform as _window_transform
 from .context import segment_aeroways
 from .detect import (
     CAST_FULL,
@@ -107,44 +111,6 @@ class ObjectResult:
     aircraft_before: tuple[Aircraft, ...]
     aircraft_after: tuple[Aircraft, ...]
     aeroways: Aeroways
-
-
-# -- raster helpers --------------------------------------------------------------------------
-def _window(geom, grid, pad_px: int = 2):
-    """Pixel window (row slice, col slice) covering ``geom`` and its mask there."""
-    from rasterio import features
-
-    minx, miny, maxx, maxy = geom.bounds
-    rows, cols = grid.rowcol(np.array([minx, maxx, minx, maxx]), np.array([miny, miny, maxy, maxy]))
-    r0 = max(int(np.floor(rows.min())) - pad_px, 0)
-    r1 = min(int(np.ceil(rows.max())) + pad_px, grid.height)
-    c0 = max(int(np.floor(cols.min())) - pad_px, 0)
-    c1 = min(int(np.ceil(cols.max())) + pad_px, grid.width)
-    if r1 <= r0 or c1 <= c0:
-        return None, None
-    win = (slice(r0, r1), slice(c0, c1))
-    m = features.geometry_mask([geom], out_shape=(r1 - r0, c1 - c0), transform=_window_transform(grid, win),
-                               invert=True, all_touched=False)
-    return win, m
-
-
-def _window_transform(grid, win):
-    """Pixel-to-map transform of a (row slice, col slice) window of ``grid``."""
-    return grid.transform @ grid.transform.translation(win[1].start, win[0].start)
-
-
-def _mean_in(arr: np.ndarray, geom, grid) -> float:
-    win, m = _window(geom, grid)
-    if win is None or not m.any():
-        return float("nan")
-    return float(arr[win][m].mean())
-
-
-def _frac_in(mask: np.ndarray, geom, grid) -> float:
-    win, m = _window(geom, grid)
-    if win is None or not m.any():
-        return 1.0
-    return float(mask[win][m].mean())
 
 
 def _dims(a: Aircraft) -> tuple[float, float]:

@@ -504,10 +504,36 @@ def cast_shadow_share(rr: np.ndarray, cc: np.ndarray, shadowish: np.ndarray, gsd
     moved pixels that fall off the object and on ``shadowish`` is taken where it is largest
     (0 to 1). The sun's direction is not needed: the largest share is its direction.
     """
-    rows, cols = shadowish.shape
-    shifts = {(int(round(np.sin(t) * d / gsd)), int(round(np.cos(t) * d / gsd)))
-              for t in np.arange(_CAST_DIRECTIONS) * (2 * np.pi / _CAST_DIRECTIONS) for d in _CAST_REACH_M}
-    p = max(max(abs(dr), abs(dc)) for dr, dc in shifts)
+    by_direction = shadow_by_direction(rr, cc, shadowish, gsd)
+    return float(np.nanmax(by_direction)) if np.isfinite(by_direction).any() else 0.0
+
+
+def shadow_by_direction(rr: np.ndarray, cc: np.ndarray, shadowish: np.ndarray, gsd: float,
+                        judged: np.ndarray | None = None) -> np.ndarray:
+    """:func:`cast_shadow_share` towards each of ``_CAST_DIRECTIONS`` directions.
+
+    Direction ``i`` moves the object by ``(sin t, cos t)`` (rows, columns) with
+    ``t = 2 pi i / _CAST_DIRECTIONS``; its share is the largest over the ``_CAST_REACH_M``
+    distances. Only moved pixels on the scene and, where ``judged`` is given, on judged
+    pixels count (cloud and no data are neither shadow nor its absence); a direction
+    with fewer than 10 of them is NaN.
+    """
+    return direction_means(rr, cc, shadowish, gsd, judged, reduce=np.fmax)
+
+
+def direction_means(rr: np.ndarray, cc: np.ndarray, values: np.ndarray, gsd: float,
+                    judged: np.ndarray | None = None, *, reduce=np.fmax) -> np.ndarray:
+    """Mean of ``values`` under an object moved off itself, towards each direction.
+
+    The object (pixels ``rr``, ``cc``) is moved as in :func:`shadow_by_direction`; per
+    direction, the means over its ``_CAST_REACH_M`` distances are combined by ``reduce``
+    (``np.fmax``: the largest, ``np.fmin``: the smallest). Of a boolean map, the mean is
+    the share of True.
+    """
+    rows, cols = values.shape
+    steps = [[(int(round(np.sin(t) * d / gsd)), int(round(np.cos(t) * d / gsd))) for d in _CAST_REACH_M]
+             for t in np.arange(_CAST_DIRECTIONS) * (2 * np.pi / _CAST_DIRECTIONS)]
+    p = max(max(abs(dr), abs(dc)) for shifts in steps for dr, dc in shifts)
     # the object's bounding box, and the scene around it padded by the farthest shift: the
     # object, the shadow and the scene's own extent (pixels moved off it do not count)
     r0, c0 = int(rr.min()), int(cc.min())
@@ -515,21 +541,24 @@ def cast_shadow_share(rr: np.ndarray, cc: np.ndarray, shadowish: np.ndarray, gsd
     body = np.zeros((h + 2 * p, w + 2 * p), bool)
     body[rr - r0 + p, cc - c0 + p] = True
     inside = np.zeros_like(body)
-    shadow = np.zeros_like(body)
+    there = np.zeros(body.shape, values.dtype)
     wr0, wr1, wc0, wc1 = max(r0 - p, 0), min(r0 + h + p, rows), max(c0 - p, 0), min(c0 + w + p, cols)
     win = (slice(wr0 - r0 + p, wr1 - r0 + p), slice(wc0 - c0 + p, wc1 - c0 + p))
-    inside[win] = True
-    shadow[win] = shadowish[wr0:wr1, wc0:wc1]
+    inside[win] = True if judged is None else judged[wr0:wr1, wc0:wc1]
+    there[win] = values[wr0:wr1, wc0:wc1]
     own = body[p : p + h, p : p + w]
-    best = 0.0
-    for dr, dc in shifts:
+    mean = {}
+    for dr, dc in {s for shifts in steps for s in shifts}:  # near reaches round to the same shift
         moved = (slice(p + dr, p + dr + h), slice(p + dc, p + dc + w))
         off = own & inside[moved] & ~body[moved]
         n = int(np.count_nonzero(off))
         if n < 10:
-            continue
-        best = max(best, np.count_nonzero(off & shadow[moved]) / n)
-    return float(best)
+            mean[dr, dc] = np.nan
+        elif there.dtype == bool:
+            mean[dr, dc] = np.count_nonzero(off & there[moved]) / n
+        else:
+            mean[dr, dc] = float(there[moved][off].mean())
+    return np.array([reduce.reduce([mean[s] for s in shifts]) for shifts in steps])
 
 
 def _disk_px(radius_m: float, gsd: float) -> int:
