@@ -139,7 +139,7 @@ def test_callouts_do_not_overlap(cmp):
     ax_a = fig.airdiff["panels"][1]
     by_id = {c.id: c for c in cmp.changes}
     for t, box in zip(fig.airdiff["callouts"], boxes, strict=True):
-        x0, y0, x1, y1 = by_id[int(t.get_text())].geometry.bounds
+        x0, y0, x1, y1 = by_id[int(t.get_text().rstrip("?"))].geometry.bounds
         corners = ax_a.transData.transform([(x0, y0), (x1, y1)])
         obj = Bbox.from_extents(*corners.min(axis=0), *corners.max(axis=0))
         assert not box.overlaps(obj), t.get_text()
@@ -157,6 +157,21 @@ def test_web_preset_is_1600px_and_print_has_vector_text(cmp):
     assert "<text" in svg and "2 burned" in svg
     sq = iio.imread(render_bytes(compare_figure(cmp, preset="square"), fmt="png", preset="square"))
     assert abs(sq.shape[0] - sq.shape[1]) <= 2
+
+
+def test_a_possible_decoy_is_marked_and_explained(cmp):
+    """A change flagged as a possible decoy: its callout number ends in '?', the legend says
+    why, and the key counts it; a figure without one says nothing of decoys."""
+    first = next(c for c in cmp.changes if c.cls != "obscured")
+    from dataclasses import replace
+
+    flagged = replace(cmp, changes=tuple(c.replace(possible_decoy=True) if c is first else c for c in cmp.changes))
+    svg = render_bytes(compare_figure(flagged, preset="print"), fmt="svg", preset="print").decode()
+    labels = [t.get_text() for t in compare_figure(flagged).airdiff["callouts"]]
+    assert f"{first.id}?" in labels and sum(t.endswith("?") for t in labels) == 1
+    assert "1 possible decoy (no shadow)" in svg and "possible decoy" in svg.split("1 possible decoy")[1]
+    plain = render_bytes(compare_figure(cmp, preset="print"), fmt="svg", preset="print").decode()
+    assert "decoy" not in plain
 
 
 def test_pixel_frame_figure_says_north_is_unknown():

@@ -515,7 +515,7 @@ def test_a_faint_fighter_that_taxied_is_told_by_its_shadow_moved():
 @pytest.mark.parametrize("gsd", [0.3, 0.5, 1.0])
 @pytest.mark.parametrize("sun_deg", [20.0, 135.0, 250.0])
 def test_a_shadow_beside_an_object_is_found_in_any_direction(gsd, sun_deg):
-    from airdiff.objects.detect import cast_shadow_share
+    from airdiff.objects.detect import cast_shadow_share, shadow_by_direction
 
     # a 20 m cross (fuselage 20 x 3 m, wings 16 x 2.5 m) and its shadow cast 4.5 m away
     n = int(round(60 / gsd))
@@ -539,3 +539,90 @@ def test_a_shadow_beside_an_object_is_found_in_any_direction(gsd, sun_deg):
     # a few dark pixels scattered around (joints, oil) are no shadow
     rng = np.random.default_rng(int(sun_deg))
     assert cast_shadow_share(rr, cc, (rng.random(body.shape) < 0.05) & ~body, gsd) < 0.15
+    # and the direction it falls in is told: the largest share within a direction step
+    by_direction = shadow_by_direction(rr, cc, shadow, gsd)
+    step = 360.0 / by_direction.size
+    off = (np.argmax(by_direction) * step - sun_deg + 180.0) % 360.0 - 180.0
+    assert abs(off) <= step
+    # cloud over the shadow's side leaves that side unjudged, not shadowless
+    judged = xx * np.cos(t) + yy * np.sin(t) < -15.0
+    hidden = shadow_by_direction(rr, cc, shadow, gsd, judged)
+    assert np.isnan(hidden[int(round(sun_deg / step)) % by_direction.size])
+    assert np.isfinite(hidden).any()
+
+
+@pytest.mark.parametrize("shadow_az", [60.0, 200.0, 305.0])
+def test_the_aircraft_that_casts_no_shadow_is_flagged_a_possible_decoy(shadow_az):
+    """Four aircraft cast their shadows one way; a flat decoy casts none and is flagged, and an
+    aircraft whose shadow on dark ground is too faint to count as shadow is not (its side
+    is still darker). Under overcast no aircraft casts one: nothing can be judged."""
+    from airdiff.grid import Grid
+    from airdiff.objects.decoys import possible_decoys
+    from airdiff.objects.detect import mask_to_polygon
+    from airdiff.objects.model import Aircraft
+
+    gsd = 0.5
+    grid = Grid.pixel_frame((400, 400), gsd)
+    yy, xx = np.mgrid[0:400, 0:400] * gsd
+    t = np.radians(shadow_az)
+    off = 4.0 * np.array([np.sin(t), -np.cos(t)])  # (x right, y down) metres towards the shadow
+
+    def cross(cx, cy):
+        x, y = xx - cx, yy - cy
+        return ((abs(x) <= 1.5) & (abs(y) <= 10)) | ((abs(x) <= 8) & (abs(y + 2) <= 1.25))
+
+    spots = [(40, 40), (150, 40), (40, 150), (150, 150), (95, 95), (95, 170)]
+    kinds = ["cast"] * 4 + ["decoy", "faint"]
+
+    def scene(sun: bool):
+        lum = np.full((400, 400), 0.6)
+        lum[yy > 160] = 0.3  # dark asphalt under the last one
+        for (cx, cy), kind in zip(spots, kinds, strict=True):
+            if sun and kind != "decoy":
+                s = cross(cx + off[0], cy + off[1])
+                lum[s] *= 0.3 if kind == "cast" else 0.75
+            lum[cross(cx, cy)] = 0.85
+        return lum
+
+    aircraft = [Aircraft(footprint=mask_to_polygon(cross(cx, cy), grid.transform), length_m=20.0, span_m=16.0,
+                         heading_deg=0.0, score=0.9) for cx, cy in spots]
+    judged = np.ones((400, 400), bool)
+    lum = scene(sun=True)
+    dark = lum < 0.62 * np.where(yy > 160, 0.3, 0.6)
+    got = possible_decoys(aircraft, lum, dark, judged, grid)
+    assert got.flagged == (False, False, False, False, True, False)
+    assert abs((got.azimuth_deg - shadow_az + 180) % 360 - 180) <= 360 / 16
+    # overcast: none casts a shadow, so none is judged by its own
+    lum = scene(sun=False)
+    dark = lum < 0.62 * np.where(yy > 160, 0.3, 0.6)
+    got = possible_decoys(aircraft, lum, dark, judged, grid)
+    assert not any(got.flagged) and got.azimuth_deg is None
+
+
+def test_a_flat_decoy_that_appeared_is_reported_a_possible_decoy():
+    """A flat decoy painted on a free stand between the dates: reported appeared and flagged
+    (no shadow), the only aircraft change of a static scene; the shadows' way in each date is
+    the sun's azimuth plus 180 (synth's sun, never read by the pipeline). The decoy changes
+    nothing else in the pair."""
+    from shapely.geometry import Point
+
+    from airdiff.pipeline import compare
+
+    pair = synth.make_pair(seed=1, scenario="static", gsd=0.5, decoys=1)
+    plain = synth.make_pair(seed=1, scenario="static", gsd=0.5)
+    (decoy,) = pair.truth.decoys
+    assert np.array_equal(pair.before.pixels, plain.before.pixels)
+    rows, cols = np.nonzero(np.any(pair.after.pixels != plain.after.pixels, axis=0))
+    t = pair.after.grid.transform
+    x, y = pair.truth.after_map_to_true(t.c + t.a * (cols + 0.5), t.f + t.e * (rows + 0.5))
+    near = decoy.footprint.buffer(12.0)  # the sensor blur and JPEG blocks around it
+    assert rows.size and all(near.contains(Point(a, b)) for a, b in zip(x, y, strict=True))
+
+    cmp = compare(pair.before, pair.after)
+    changes = [c for c in cmp.changes if c.cls != "obscured"]
+    assert [c.cls for c in changes] == ["appeared"]
+    assert changes[0].possible_decoy and "decoy" in changes[0].note
+    assert decoy.footprint.centroid.distance(changes[0].geometry.centroid) <= 3.0
+    for date, az in zip(("before", "after"), cmp.shadow_azimuth_deg, strict=True):
+        sun = pair.truth.meta[date]["sun_azimuth_deg"]
+        assert az is not None and abs((az - sun - 180.0 + 180.0) % 360.0 - 180.0) <= 30.0, (date, az, sun)

@@ -108,6 +108,8 @@ def changes_to_geojson(changes, grid: Grid, *, extra: dict | None = None) -> dic
             props["length_m"] = round(float(ch.length_m), 1)
         if ch.note:
             props["note"] = ch.note
+        if ch.possible_decoy:
+            props["possible_decoy"] = True
         feats.append({"type": "Feature", "id": int(ch.id), "geometry": _rfc7946(g, dec),
                       "properties": props})
     fc = {"type": "FeatureCollection"}
@@ -145,13 +147,14 @@ def changes_from_geojson(data: dict, grid: Grid) -> list[Change]:
             from_surface=props.get("from_surface"), size_class=props.get("size_class"),
             length_m=props.get("length_m"), note=props.get("note", ""),
             from_alternatives=int(props.get("from_alternatives") or 0),
+            possible_decoy=bool(props.get("possible_decoy", False)),
         ))
     return out
 
 
 _CSV_FIELDS = ["id", "class", "score", "x", "y", "lon", "lat", "area_m2", "surface",
                "from_x", "from_y", "from_surface", "displacement_m", "size_class", "length_m",
-               "from_alternatives", "note"]
+               "from_alternatives", "note", "possible_decoy"]
 
 
 def changes_to_csv(changes, grid: Grid) -> str:
@@ -168,7 +171,7 @@ def changes_to_csv(changes, grid: Grid) -> str:
                "surface": ch.surface or "", "from_surface": ch.from_surface or "",
                "size_class": ch.size_class or "",
                "length_m": "" if ch.length_m is None else round(ch.length_m, 1),
-               "note": ch.note}
+               "note": ch.note, "possible_decoy": int(ch.possible_decoy)}
         if grid.crs is not None:
             lon, lat = grid.to_lonlat([x], [y])
             row["lon"], row["lat"] = round(float(lon[0]), 7), round(float(lat[0]), 7)
@@ -208,6 +211,7 @@ def gpkg_layers(comparison) -> list[dict]:
                                            dtype=np.float64),
                 "from_alternatives": np.array([c.from_alternatives for c in items], dtype=np.int32),
                 "note": np.array([c.note for c in items], dtype=object),
+                "possible_decoy": np.array([c.possible_decoy for c in items], dtype=np.int32),
             },
         })
     tp = np.asarray(reg.tie_points).reshape(-1, 4)
@@ -284,6 +288,8 @@ def report(comparison, *, inputs: dict | None = None, outputs: dict | None = Non
         },
         "aeroways": cmp.aeroways.source,
         "aircraft": {"before": len(cmp.aircraft_before), "after": len(cmp.aircraft_after)},
+        # changes whose aircraft cast no shadow where the others cast theirs
+        "possible_decoys": sum(1 for c in cmp.changes if c.possible_decoy),
         "counts": cmp.counts(),
         "summary": cmp.summary,
         "outputs": outputs or {},

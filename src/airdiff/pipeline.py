@@ -60,6 +60,12 @@ class Comparison:
         Aircraft found in each date (AFTER on the BEFORE grid).
     aeroways : Aeroways
     options : Options
+    shadow_azimuth_deg : (float or None, float or None)
+        Where the found aircraft's shadows fall in BEFORE and in AFTER, degrees clockwise
+        from the grid's up (the sun's azimuth plus 180); None where they do not agree. A
+        rough estimate, not a measurement: off by a median 9 deg on the benchmark scenes,
+        by up to 50 deg where few aircraft are found, and by more where what is found is no
+        aircraft (``benchmarks/results/decoys.md``). No flag depends on it.
     """
 
     before: Scene
@@ -73,6 +79,7 @@ class Comparison:
     aircraft_after: tuple[Aircraft, ...] = ()
     aeroways: Aeroways = field(default_factory=Aeroways)
     options: Options = field(default_factory=Options)
+    shadow_azimuth_deg: tuple[float | None, float | None] = (None, None)
 
     @property
     def grid(self):
@@ -185,6 +192,7 @@ def compare(
         aircraft_after=tuple(res.aircraft_after),
         aeroways=res.aeroways,
         options=opts,
+        shadow_azimuth_deg=res.shadow_azimuth_deg,
     )
 
 

@@ -130,6 +130,9 @@ class TiledResult:
         BEFORE's grid (the grid of all outputs).
     fractions : dict
         ``judged``, ``cloud`` and ``nodata`` fractions of the grid's pixels.
+    shadow_azimuth_deg : (float or None, float or None)
+        Where shadows fall in each date: the mean of the tiles' (see
+        :class:`~airdiff.objects.ObjectResult`), None where no tile tells.
     tiles : int
         Number of tiles.
     tile_px, overlap_px : int
@@ -142,6 +145,7 @@ class TiledResult:
     aeroways: Aeroways
     grid: Grid
     fractions: dict = field(default_factory=dict)
+    shadow_azimuth_deg: tuple[float | None, float | None] = (None, None)
     tiles: int = 0
     tile_px: int = 0
     overlap_px: int = 0
@@ -317,6 +321,7 @@ def compare_tiled(
     obscured: dict[str, list] = {}
     found_b: list[Aircraft] = []
     found_a: list[Aircraft] = []
+    azimuths: tuple[list, list] = ([], [])
     n_judged = n_cloud = n_nodata = 0
     tile_of: dict[int, int] = {}
     craft_of: dict[int, Aircraft] = {}
@@ -394,6 +399,9 @@ def compare_tiled(
                     craft_of[id(c)] = match[0]
         found_b += [a for a in res.aircraft_before if _owns(grid, t.core, a.centroid)]
         found_a += [a for a in res.aircraft_after if _owns(grid, t.core, a.centroid)]
+        for seen, az in zip(azimuths, res.shadow_azimuth_deg, strict=True):
+            if az is not None:
+                seen.append(az)
         del out, res
         if progress:
             progress(i + 1, len(tiles))
@@ -413,7 +421,15 @@ def compare_tiled(
     log.info("tiled comparison: %s", objects.summarise(changes))
     return TiledResult(registration=reg, changes=changes, aircraft_before=tuple(found_b),
                        aircraft_after=tuple(found_a), aeroways=aeroways, grid=grid,
-                       fractions=fractions, tiles=len(tiles), tile_px=tpx, overlap_px=ovl)
+                       fractions=fractions, tiles=len(tiles), tile_px=tpx, overlap_px=ovl,
+                       shadow_azimuth_deg=tuple(_mean_azimuth(a) for a in azimuths))
+
+
+def _mean_azimuth(azimuths: list[float]) -> float | None:
+    """Circular mean (deg) of ``azimuths``; None for none."""
+    if not azimuths:
+        return None
+    return float(np.degrees(np.angle(np.exp(1j * np.radians(azimuths)).mean())) % 360.0)
 
 
 @dataclass
@@ -456,7 +472,7 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
     reports half of it. They are paired with the object stage's own matching (size, shape,
     paint), restricted to ends of different tiles (one tile already judged its own pairs).
     """
-    from .objects.classify import lookalike_notes, moved_pairs, origin_note
+    from .objects.classify import DECOY_NOTE, lookalike_notes, moved_pairs, origin_note
 
     gone = [c for c in changes if c.cls == "disappeared" and id(c) in craft_of]
     new = [c for c in changes if c.cls == "appeared" and id(c) in craft_of]
@@ -472,12 +488,13 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
             continue
         b, a = craft_of[id(g)], craft_of[id(n)]
         score = float(np.clip(0.5 * (a.score + b.score) * (1.0 - 0.5 * cost[(i, j)]), 0, 1))
+        decoy = g.possible_decoy or n.possible_decoy
         out.append(Change(id=0, cls="moved", score=score, geometry=n.geometry,
                           from_geometry=g.geometry, surface=n.surface, from_surface=g.from_surface,
                           size_class=n.size_class, length_m=n.length_m,
-                          from_alternatives=int(rivals[(i, j)]),
-                          note="; ".join(x for x in ("ends found in different tiles",
-                                                     origin_note(rivals[(i, j)])) if x)))
+                          from_alternatives=int(rivals[(i, j)]), possible_decoy=decoy,
+                          note="; ".join(x for x in ("ends found in different tiles", origin_note(rivals[(i, j)]),
+                                                     DECOY_NOTE if decoy else "") if x)))
         used |= {id(g), id(n)}
     # a departure and an arrival of different tiles that look alike (an arrival on a stand is
     # not paired): noted as each tile notes its own
@@ -546,7 +563,8 @@ def preview_comparison(result: TiledResult, before: Scene, after: Scene, aligned
     return Comparison(before=before, after=after, aligned=aligned, normalised=aligned,
                       registration=result.registration, changemap=cm, changes=result.changes,
                       aircraft_before=result.aircraft_before, aircraft_after=result.aircraft_after,
-                      aeroways=result.aeroways, options=options or Options())
+                      aeroways=result.aeroways, options=options or Options(),
+                      shadow_azimuth_deg=result.shadow_azimuth_deg)
 
 
 def inset_reader(sources: dict, grid: Grid):

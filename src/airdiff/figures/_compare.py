@@ -64,6 +64,9 @@ def key_text(changes, *, hedged: bool = False) -> str:
         parts.append(f"{n['changed']} other change{'s' if n['changed'] > 1 else ''}")
     if n.get("obscured"):
         parts.append(f"{n['obscured']} area{'s' if n['obscured'] > 1 else ''} cannot be assessed")
+    decoys = sum(1 for c in changes if c.possible_decoy)
+    if decoys:
+        parts.append(f"{decoys} possible decoy{'s' if decoys > 1 else ''} (no shadow)")
     return " · ".join(parts)
 
 
@@ -315,6 +318,9 @@ def compare_figure(
         handles.append(Patch(facecolor="none" if cls == "obscured" else PALETTE[cls],
                              edgecolor=PALETTE[cls], hatch="////" if cls == "obscured" else None,
                              label=f"{cls} ({counts.get(cls, 0)})"))
+    if any(c.possible_decoy for c in cmp.changes):
+        handles.append(Line2D([], [], color="#222222", marker="$?$", markersize=fs * 0.8, linestyle="none",
+                              label="no shadow like the other aircraft's: possible decoy"))
     if any(c.cls == "moved" and c.from_alternatives > 0 for c in cmp.changes):
         handles.append(Line2D([], [], color=PALETTE["moved"], lw=1.1, linestyle=(0, (4, 3)),
                               label="origin: one of several look-alike stands"))

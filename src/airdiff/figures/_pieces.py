@@ -216,7 +216,8 @@ def draw_changes(ax, changes, *, which: str = "after", arrows: bool = True):
 
 def place_callouts(ax, changes, *, radius_px: float = 9.0, fontsize: float = 8.5):
     """Numbered callouts for every non-obscured change, placed so they overlap neither each
-    other nor any object, with a leader line to the object. Returns the text artists."""
+    other nor any object, with a leader line to the object; a possible decoy's number ends in
+    '?'. Returns the text artists."""
     fig = ax.figure
     to_disp = ax.transData.transform
     items = [c for c in changes if c.cls != "obscured"]
@@ -261,7 +262,7 @@ def place_callouts(ax, changes, *, radius_px: float = 9.0, fontsize: float = 8.5
         cx, cy = ax_ + choice[0] * dpi_scale, ay_ + choice[1] * dpi_scale
         placed.append((cx - r, cy - r, cx + r, cy + r))
         t = ax.annotate(
-            str(ch.id), xy=ch.centroid, xytext=choice, textcoords="offset points",
+            f"{ch.id}?" if ch.possible_decoy else str(ch.id), xy=ch.centroid, xytext=choice, textcoords="offset points",
             ha="center", va="center", fontsize=fontsize, fontweight="bold", color="white", zorder=6,
             bbox=dict(boxstyle="circle,pad=0.25", fc=PALETTE[ch.cls], ec="white", lw=0.8),
             arrowprops=dict(arrowstyle="-", color="white", lw=0.9, shrinkA=0, shrinkB=3),

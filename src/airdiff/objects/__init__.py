@@ -2,11 +2,13 @@
 
 Public entry points: :func:`find_changes` (the pipeline's object stage), :func:`summarise`,
 the :class:`Detector` protocol with the built-in :func:`detect_aircraft`, and
-:func:`segment_aeroways` for airfield context without a map.
+:func:`segment_aeroways` for airfield context without a map, and :func:`possible_decoys`
+(aircraft that cast no shadow where the others do).
 """
 
 from .classify import ObjectResult, find_changes, obscured_areas, summarise
 from .context import segment_aeroways
+from .decoys import ShadowCheck, possible_decoys
 from .detect import BuiltinDetector, Detector, detect_aircraft, size_class_of
 from .model import CHANGE_CLASSES, SURFACES, Aeroways, Aircraft, Change
 
@@ -19,9 +21,11 @@ __all__ = [
     "Detector",
     "ObjectResult",
     "SURFACES",
+    "ShadowCheck",
     "detect_aircraft",
     "find_changes",
     "obscured_areas",
+    "possible_decoys",
     "segment_aeroways",
     "size_class_of",
     "summarise",

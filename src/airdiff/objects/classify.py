@@ -13,6 +13,9 @@ Steps of :func:`find_changes`:
 5. **moved**: vanished and new aircraft paired by size, shape and paint (Hungarian
    assignment); the remainder are **disappeared** and **appeared**;
 6. **obscured**: cloud, cloud shadow and no-data areas.
+
+A change whose aircraft casts no shadow where the other aircraft of its date cast theirs is
+flagged ``possible_decoy`` (:mod:`airdiff.objects.decoys`); the flag changes no class.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -34,6 +37,7 @@ from ._raster import mean_in as _mean_in
 from ._raster import window as _window
 from ._raster import window_transform as _window_transform
 from .context import segment_aeroways
+from .decoys import possible_decoys
 from .detect import (
     CAST_FULL,
     SHADOW_DARK,
@@ -105,12 +109,17 @@ class ObjectResult:
         Aircraft found in each date (judged areas only), BEFORE-grid map coordinates.
     aeroways : Aeroways
         The context used (given, or segmented from BEFORE).
+    shadow_azimuth_deg : (float or None, float or None)
+        Where shadows fall in BEFORE and in AFTER, degrees clockwise from the grid's up, as
+        the aircraft cast them (:func:`~airdiff.objects.decoys.possible_decoys`); None where
+        they do not agree. A rough estimate (see :class:`airdiff.pipeline.Comparison`).
     """
 
     changes: tuple[Change, ...]
     aircraft_before: tuple[Aircraft, ...]
     aircraft_after: tuple[Aircraft, ...]
     aeroways: Aeroways
+    shadow_azimuth_deg: tuple[float | None, float | None] = (None, None)
 
 
 def _dims(a: Aircraft) -> tuple[float, float]:
@@ -634,8 +643,13 @@ def find_changes(
     # what stood out in BEFORE other than cast shadows: an airframe's own pixels, which char
     # (a shadow is dark already; an airframe found with its shadows is judged on itself)
     lum_bg_b, lum_bg_a = bg_b[vis].mean(axis=0), bg_a[vis].mean(axis=0)
-    _, shadow_b = shadow_pixels(lum_b, lum_bg_b, saturation(fb))
-    _, shadow_a = shadow_pixels(lum_a, lum_bg_a, saturation(fa))
+    dark_b, shadow_b = shadow_pixels(lum_b, lum_bg_b, saturation(fb))
+    dark_a, shadow_a = shadow_pixels(lum_a, lum_bg_a, saturation(fa))
+    # aircraft casting no shadow where the others of their date cast theirs: possible decoys
+    check_b = possible_decoys(ac_b_all, lum_b, dark_b, mask_b, grid)
+    check_a = possible_decoys(ac_a, lum_a, dark_a, mask_a, grid)
+    decoy = {id(a) for a, f in zip(ac_b_all, check_b.flagged, strict=True) if f}
+    decoy |= {id(a) for a, f in zip(ac_a, check_a.flagged, strict=True) if f}
     # where each date may show a cast shadow (a cloud's shadow, no data are none)
     cast_b, cast_a = shadow_b & mask_b, shadow_a & mask_a
     airframe_b = np.where(shadow_b, 0.0, pres_b)
@@ -670,7 +684,7 @@ def find_changes(
         changes.append(dict(cls="burned", score=s, geometry=site, size_class=b.size_class,
                             length_m=max(b.length_m, b.span_m),
                             surface=aeroways.surface_at(b.footprint),
-                            from_surface=aeroways.surface_at(b.footprint)))
+                            from_surface=aeroways.surface_at(b.footprint), **_decoy_note(id(b) in decoy)))
     # burned remnants are neither new aircraft nor where one moved to
     zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
     zone += [g.buffer(4.0 * k) for g in sites]
@@ -801,12 +815,12 @@ def find_changes(
     for b, a, j, cost, factor, rivals in moves:
         score = float(np.clip(factor * 0.5 * (a.score + b.score) * (1.0 - 0.5 * cost), 0, 1))
         note = "" if factor == 1.0 else "came from a stand hidden by cloud in AFTER"
-        note = "; ".join(n for n in (note, origin_note(rivals)) if n)
+        flag = _decoy_note(id(a) in decoy or id(b) in decoy, note, origin_note(rivals))
         changes.append(dict(cls="moved", score=score, geometry=a.placed,
                             from_geometry=b.placed,
                             surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
-                            size_class=a.size_class, length_m=max(a.length_m, a.span_m), note=note,
-                            from_alternatives=int(rivals)))
+                            size_class=a.size_class, length_m=max(a.length_m, a.span_m),
+                            from_alternatives=int(rivals), **flag))
     # an arrival on a stand may be an aircraft moved there from another stand: say so where
     # one like it left, without claiming it
     left_b = [i for i in range(len(vanished)) if i not in mv_b and vanished[i].score >= min_score]
@@ -819,12 +833,12 @@ def find_changes(
         b = vanished[i]
         changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
                             from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
-                            length_m=max(b.length_m, b.span_m), note=notes_b.get(n, "")))
+                            length_m=max(b.length_m, b.span_m), **_decoy_note(id(b) in decoy, notes_b.get(n, ""))))
     for n, j in enumerate(left_a):
         a = new[j]
         changes.append(dict(cls="appeared", score=a.score, geometry=a.placed, surface=new_surface[j],
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m),
-                            note=notes_a.get(n, "")))
+                            **_decoy_note(id(a) in decoy, notes_a.get(n, ""))))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
     # 6. obscured
@@ -834,8 +848,26 @@ def find_changes(
         changes.append(dict(cls="obscured", score=1.0, geometry=geom, note=note))
     out = tuple(Change(id=n, **c) for n, c in enumerate(changes, start=1))
     log.info("objects: %s", summarise(out))
-    return ObjectResult(changes=out, aircraft_before=tuple(ac_b_all), aircraft_after=tuple(ac_a),
-                        aeroways=aeroways)
+    return ObjectResult(changes=out, aircraft_before=_flagged(ac_b_all, decoy), aircraft_after=_flagged(ac_a, decoy),
+                        aeroways=aeroways, shadow_azimuth_deg=(check_b.azimuth_deg, check_a.azimuth_deg))
+
+
+#: What a change's note says of an aircraft flagged by :func:`possible_decoys`.
+DECOY_NOTE = "casts no shadow where the other aircraft cast theirs: may be a decoy"
+
+
+def _decoy_note(flagged: bool, *notes: str) -> dict:
+    """A change's ``note`` (and ``possible_decoy``): the notes given, and the decoy's when flagged."""
+    out = {"note": "; ".join(n for n in (*notes, DECOY_NOTE if flagged else "") if n)}
+    if flagged:
+        out["possible_decoy"] = True
+    return out
+
+
+def _flagged(found: Sequence[Aircraft], decoy: set[int]) -> tuple[Aircraft, ...]:
+    """``found``, those in ``decoy`` with ``features['possible_decoy']`` set."""
+    return tuple(replace(a, features={**a.features, "possible_decoy": True}) if id(a) in decoy else a
+                 for a in found)
 
 
 # -- summary ---------------------------------------------------------------------------------

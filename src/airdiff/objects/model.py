@@ -72,6 +72,9 @@ class Change:
     #: moved: how many other vacated stands the aircraft fits as well (look-alike airframes);
     #: 0 when its origin is clear
     from_alternatives: int = 0
+    #: the aircraft casts no shadow where the other aircraft of its date cast theirs (a flat
+    #: decoy casts none); for moved, in either date
+    possible_decoy: bool = False
 
     def __post_init__(self):
         if self.cls not in CHANGE_CLASSES:
