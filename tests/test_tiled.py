@@ -344,3 +344,33 @@ def test_ends_of_a_move_in_different_tiles_are_paired_and_stand_arrivals_only_no
     tile_of[id(changes[3])] = 0
     out = tiled_mod._pair_across_tiles(changes, tile_of, craft_of, 1.0)
     assert [c.note for c in out if c.cls in ("appeared", "disappeared")] == ["", ""]
+
+
+def test_tiled_insets_are_on_the_preview_scale(pair, tmp_path, monkeypatch):
+    """The figure's zoom insets (read at full resolution) and its panels (the preview) share
+    one stretch, so they must share one scale, also where the preview is at full resolution
+    (a scene no wider than the preview): there, each inset pixel is the panel's pixel."""
+    _, paths = pair
+    seen = {}
+    orig = io.write_products
+
+    def spy(cmp, *args, figure_kw=None, **kw):
+        read = figure_kw["inset_reader"]
+        x0, y0, x1, y1 = cmp.grid.bounds
+        bounds = (x0 + 100, y0 + 100, x0 + 160, y0 + 160)
+        seen["pairs"] = [(read(which, bounds), scene) for which, scene in
+                         (("before", cmp.before), ("after", cmp.aligned))]
+        return orig(cmp, *args, figure_kw=figure_kw, **kw)
+
+    monkeypatch.setattr(io, "write_products", spy)
+    opts = pipeline.Options(tiled_above_mpx=0.1, tile_px=600, tile_overlap_m=OVERLAP_M)
+    res = pipeline.compare_files(paths["before"], paths["after"], tmp_path / "out", options=opts)
+    assert res.tiled
+    for inset, panel in seen["pairs"]:
+        assert panel.shape == (SIZE, SIZE)  # the preview is at full resolution
+        # the panel's pixel holding the centre of the inset's first pixel
+        col, row = ~panel.grid.transform @ (inset.grid.transform @ (0.5, 0.5))
+        r0, c0 = int(np.floor(row)), int(np.floor(col))
+        h, w = inset.shape
+        assert inset.pixels.dtype == panel.pixels.dtype
+        np.testing.assert_array_equal(inset.pixels, panel.pixels[:, r0:r0 + h, c0:c0 + w])

@@ -342,12 +342,13 @@ def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, af
             step("writing", 2, io.COMPARISON_OUTPUTS)
             f = max(1, math.ceil(max(grid.shape) / preview_px))
             h, w = grid.height // f * f, grid.width // f * f
-            b_prev = bs.read(0, 0, h, w, factor=f)
+            # on one scale with the insets, which are read at full resolution
+            b_prev = tiled.read_scaled(bs, 0, 0, h, w, factor=f)
             with io.open_source(stage / "change_magnitude.tif", name="change") as m_src:
                 m_prev = m_src.read(0, 0, h, w, factor=f)
             with io.open_source(stage / "aligned.tif", name=as_.name, acquired=as_.acquired,
                                 credit=as_.credit) as al_src:
-                a_prev = al_src.read(0, 0, h, w, factor=f)
+                a_prev = tiled.read_scaled(al_src, 0, 0, h, w, factor=f)
                 cmp = tiled.preview_comparison(res, b_prev, a_prev, a_prev, m_prev, options=opts)
                 extra = {"before": _scene_info(bs), "after": _scene_info(as_),
                          "change": {k + "_fraction": round(v, 4) for k, v in res.fractions.items()},

@@ -49,7 +49,7 @@ from .objects.model import Aeroways, Aircraft, Change
 from .register.model import Registration
 from .scene import Scene
 
-__all__ = ["TiledResult", "compare_tiled", "tile_windows", "preview_comparison", "inset_reader"]
+__all__ = ["TiledResult", "compare_tiled", "tile_windows", "preview_comparison", "inset_reader", "read_scaled"]
 
 log = logging.getLogger(__name__)
 
@@ -581,9 +581,18 @@ def inset_reader(sources: dict, grid: Grid):
         c0, c1 = max(int(np.floor(cols.min())) - 1, 0), min(int(np.ceil(cols.max())) + 1, grid.width)
         if r1 <= r0 or c1 <= c0:
             return None
-        sc = src.read(r0, c0, r1 - r0, c1 - c0)
-        if sc.pixels.dtype == np.uint8:
-            sc = sc.replace(pixels=sc.pixels.astype(np.float32) / np.float32(src.scale))
-        return sc
+        return read_scaled(src, r0, c0, r1 - r0, c1 - c0)
 
     return read
+
+
+def read_scaled(src, row_off: int, col_off: int, height: int, width: int, *, factor: int = 1) -> Scene:
+    """``src.read(...)`` always on the scale of decimated reads (float32, about [0, 1]).
+
+    A source reads 8-bit data at full resolution as it is; previews and insets must share
+    one scale, whatever their factor, for the figure's one stretch to fit both.
+    """
+    sc = src.read(row_off, col_off, height, width, factor=factor)
+    if sc.pixels.dtype == np.uint8:
+        sc = sc.replace(pixels=sc.pixels.astype(np.float32) / np.float32(src.scale))
+    return sc
