@@ -110,10 +110,9 @@ def run_case(case: dict, times: list) -> dict:
 
 def run_real(real_dir: Path, quick: bool, figure: str | None):
     """Flags on the built-in detector's candidates in the real aircraft images; markdown lines."""
-    from airdiff.change import saturation
     from airdiff.io import read_scene
-    from airdiff.objects.decoys import possible_decoys
-    from airdiff.objects.detect import detect_aircraft, planes, shadow_pixels
+    from airdiff.objects import check_shadows, detect_aircraft
+    from airdiff.objects.detect import planes
 
     paths = real_images(real_dir, quick)
     if not paths:
@@ -123,12 +122,8 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
     for path in paths:
         scene = read_scene(path, gsd=REAL_GSD)
         layers = planes(scene)
-        f, _, bg, _ = layers
         found = detect_aircraft(scene, layers=layers)
-        vis = slice(0, min(3, f.shape[0]))
-        lum = f[vis].mean(axis=0)
-        dark, _ = shadow_pixels(lum, bg[vis].mean(axis=0), saturation(f))
-        check = possible_decoys(found, lum, dark, np.ones(lum.shape, bool), scene.grid)
+        check = check_shadows(scene, found, layers=layers)
         rows.append((path.name, len(found), check.voters, sum(check.flagged), check.azimuth_deg))
         drawn.append((path, scene, found, check.flagged))
         print(f"real {path.name}: {len(found)} candidates, {check.voters} cast shadows, "

@@ -599,6 +599,26 @@ def test_the_aircraft_that_casts_no_shadow_is_flagged_a_possible_decoy(shadow_az
     assert not any(got.flagged) and got.azimuth_deg is None
 
 
+def test_check_shadows_flags_the_flat_decoy_in_one_image():
+    """The check on a single image, for footprints found by a detector: AFTER of a static
+    scene with one flat decoy; the decoy is flagged and no aircraft is."""
+    from shapely.geometry import Point
+
+    from airdiff.objects import check_shadows, detect_aircraft
+
+    pair = synth.make_pair(seed=1, scenario="static", gsd=0.5, decoys=1)
+    (decoy,) = pair.truth.decoys
+    found = detect_aircraft(pair.after)
+    check = check_shadows(pair.after, found)
+    assert check.voters >= 3
+    at = [Point(*pair.truth.after_map_to_true(*a.centroid)) for a in found]
+    on_decoy = [decoy.footprint.contains(p) for p in at]
+    on_aircraft = [any(t.footprint.contains(p) for t in pair.truth.aircraft_after) for p in at]
+    assert sum(on_decoy) == 1 and sum(on_aircraft) >= 3
+    assert [f for f, d in zip(check.flagged, on_decoy, strict=True) if d] == [True]
+    assert not any(f for f, a in zip(check.flagged, on_aircraft, strict=True) if a)
+
+
 def test_a_flat_decoy_that_appeared_is_reported_a_possible_decoy():
     """A flat decoy painted on a free stand between the dates: reported appeared and flagged
     (no shadow), the only aircraft change of a static scene; the shadows' way in each date is

@@ -111,3 +111,24 @@ def test_real_aircraft_null_pair_reports_no_change():
     assert aircraft == []
     # the tankers themselves are candidates in both dates
     assert len(cmp.aircraft_before) >= 2 and len(cmp.aircraft_after) >= 2
+
+
+def test_real_aircraft_are_not_flagged_as_possible_decoys():
+    """Every aircraft in the real images casts a shadow: where enough candidates are seen to
+    cast one for the check to be made, none is flagged."""
+    from airdiff.io import read_scene
+    from airdiff.objects import check_shadows, detect_aircraft
+    from airdiff.objects.detect import planes
+
+    chips = sorted((REAL / "ucmerced-airplane").glob("airplane*.tif"))
+    if not chips:
+        pytest.skip("missing real imagery: ucmerced-airplane")
+    checked = 0
+    for path in [RAREPLANES, *chips] if RAREPLANES.exists() else chips:
+        scene = read_scene(path, gsd=0.3)
+        layers = planes(scene)
+        found = detect_aircraft(scene, layers=layers)
+        check = check_shadows(scene, found, layers=layers)
+        checked += check.voters >= 3
+        assert not any(check.flagged), path.name
+    assert checked >= 10  # the check was made, not skipped for want of shadows

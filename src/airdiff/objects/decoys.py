@@ -32,11 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..change import saturation
+from ..scene import Scene
 from ._raster import window
-from .detect import direction_means, shadow_by_direction
+from .detect import direction_means, planes, shadow_by_direction, shadow_pixels
 from .model import Aircraft
 
-__all__ = ["ShadowCheck", "possible_decoys", "MIN_VOTES", "NO_SHADOW"]
+__all__ = ["ShadowCheck", "check_shadows", "possible_decoys", "MIN_VOTES", "NO_SHADOW"]
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,43 @@ def possible_decoys(aircraft: Sequence[Aircraft], lum: np.ndarray, dark: np.ndar
     log.info("%d aircraft cast shadows (%s); %d cast none", len(seen),
              "no one way" if azimuth is None else f"towards {azimuth:.0f} deg, {support} of them", sum(flagged))
     return ShadowCheck(azimuth, tuple(flagged), len(seen))
+
+
+def check_shadows(scene: Scene, aircraft: Sequence[Aircraft], *, judged: np.ndarray | None = None,
+                  layers: tuple | None = None) -> ShadowCheck:
+    """:func:`possible_decoys` on one scene, for aircraft found by any detector.
+
+    What the comparison does for each date, for a single image and footprints of one's own
+    (an external detector's, or drawn by hand).
+
+    Parameters
+    ----------
+    scene : Scene
+    aircraft : sequence of Aircraft
+        Footprints in ``scene.grid``'s map coordinates.
+    judged : ndarray of bool, optional
+        Pixels that can be judged; default: the scene's valid pixels.
+    layers : tuple, optional
+        The scene's :func:`~airdiff.objects.detect.planes`, where already computed.
+
+    Returns
+    -------
+    ShadowCheck
+
+    Examples
+    --------
+    >>> from airdiff.objects import detect_aircraft
+    >>> from airdiff.objects.decoys import check_shadows
+    >>> found = detect_aircraft(scene)                                     # doctest: +SKIP
+    >>> [a for a, f in zip(found, check_shadows(scene, found).flagged) if f]  # doctest: +SKIP
+    """
+    f, _, bg, _ = layers if layers is not None else planes(scene)
+    vis = slice(0, min(3, f.shape[0]))
+    lum = f[vis].mean(axis=0)
+    dark, _ = shadow_pixels(lum, bg[vis].mean(axis=0), saturation(f))
+    if judged is None:
+        judged = scene.valid
+    return possible_decoys(aircraft, lum, dark, judged, scene.grid)
 
 
 def _shadow_way(seen: np.ndarray) -> tuple[float | None, int]:
