@@ -116,7 +116,6 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
 
     paths = real_images(real_dir, quick)
     if not paths:
-        print(f"no real imagery under {real_dir}: real part skipped", file=sys.stderr)
         return []
     rows, drawn = [], []
     for path in paths:

@@ -138,9 +138,13 @@ def baseline_objects(before, normalised, kind, min_area_m2):
 
 
 def real_images(real_dir: Path, quick: bool):
+    """The real aircraft images under ``real_dir`` (none, said on stderr, where it is absent)."""
     imgs = sorted((real_dir / "rareplanes-wv3-tile").glob("*.jpeg"))
     chips = sorted((real_dir / "ucmerced-airplane").glob("airplane*.tif"))
-    return imgs + (chips[::5] if quick else chips)
+    paths = imgs + (chips[::5] if quick else chips)
+    if not paths:
+        print(f"no real imagery under {real_dir}: real part skipped", file=sys.stderr)
+    return paths
 
 
 def null_after(before, seed: int):
@@ -167,7 +171,6 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
 
     paths = real_images(real_dir, quick)
     if not paths:
-        print(f"no real imagery under {real_dir}: real part skipped", file=sys.stderr)
         return []
     rows, drawn = [], []
     for i, path in enumerate(paths):
