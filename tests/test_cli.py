@@ -159,6 +159,24 @@ def test_compare_writes_everything(demo_pair, tmp_path):
     assert rep["summary"] in res.stdout
 
 
+def test_compare_says_when_a_change_may_be_a_decoy(tmp_path):
+    """A flat decoy that appeared: the change is flagged in the GeoJSON and the report, and the
+    command says so on stderr (stdout keeps the summary alone)."""
+    from airdiff.synth import make_pair, write_pair
+
+    paths = write_pair(make_pair(seed=1, scenario="static", gsd=0.5, decoys=1), tmp_path / "pair")
+    out = tmp_path / "out"
+    res = run("-q", "compare", paths["before"], paths["after"], "-o", out)
+    assert res.exit_code == 0, res.output
+    flagged = [f["properties"] for f in json.loads((out / "changes.geojson").read_text())["features"]
+               if f["properties"].get("possible_decoy")]
+    assert [p["class"] for p in flagged] == ["appeared"]
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["possible_decoys"] == 1
+    assert res.stdout.strip() == rep["summary"]
+    assert "1 change flagged as possible decoy " in res.stderr
+
+
 def test_compare_finds_the_truth(demo_pair, tmp_path):
     paths, pair = demo_pair
     out = tmp_path / "changes.geojson"

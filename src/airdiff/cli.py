@@ -319,6 +319,11 @@ def compare_cmd(ctx, before, after, gsd, before_gsd, after_gsd, before_time, aft
         for bar in bars.values():
             bar.close()
     click.echo(res.summary)
+    if res.possible_decoys:
+        n = res.possible_decoys
+        click.echo(f"airdiff: {n} change{'s' if n > 1 else ''} flagged as possible decoy{'s' if n > 1 else ''} "
+                   "(no shadow where the other aircraft cast theirs): see 'possible_decoy' in changes.geojson",
+                   err=True)
     for name in res.written:
         log.info("wrote %s", Path(output) / name)
 

@@ -199,13 +199,18 @@ def compare(
 # -- files: in memory or tile by tile --------------------------------------------------
 @dataclass(frozen=True)
 class FilesResult:
-    """What :func:`compare_files` wrote."""
+    """What :func:`compare_files` wrote; ``possible_decoys`` counts the changes so flagged."""
 
     summary: str
     counts: dict
     written: tuple[str, ...]
     tiled: bool
     megapixels: float
+    possible_decoys: int = 0
+
+
+def _flagged(cmp: Comparison) -> int:
+    return sum(1 for c in cmp.changes if c.possible_decoy)
 
 
 def _scene_info(src) -> dict:
@@ -303,7 +308,7 @@ def compare_files(
     written = io.write_comparison(cmp, outdir, inputs=inputs, preset=preset, blink_ms=blink_ms,
                                   progress=put)
     return FilesResult(cmp.summary, cmp.counts(), tuple(written), False,
-                       b.grid.height * b.grid.width / 1e6)
+                       b.grid.height * b.grid.width / 1e6, _flagged(cmp))
 
 
 def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, after_time, credit,
@@ -359,7 +364,8 @@ def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, af
                                   figure_kw={"inset_reader": reader},
                                   progress=lambda name: step("writing", len(written),
                                                              io.COMPARISON_OUTPUTS))
-    return FilesResult(cmp.summary, cmp.counts(), tuple(written), True, grid.height * grid.width / 1e6)
+    return FilesResult(cmp.summary, cmp.counts(), tuple(written), True, grid.height * grid.width / 1e6,
+                       _flagged(cmp))
 
 
 # -- batch jobs ------------------------------------------------------------------------
