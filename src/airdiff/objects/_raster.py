@@ -29,6 +29,7 @@ def window_transform(grid, win):
 
 
 def mean_in(arr: np.ndarray, geom, grid) -> float:
+    """Mean of ``arr`` inside ``geom``; NaN where it covers no pixel."""
     win, m = window(geom, grid)
     if win is None or not m.any():
         return float("nan")
@@ -36,6 +37,7 @@ def mean_in(arr: np.ndarray, geom, grid) -> float:
 
 
 def frac_in(mask: np.ndarray, geom, grid) -> float:
+    """Share of ``geom``'s pixels where ``mask`` is True; 1 where it covers none."""
     win, m = window(geom, grid)
     if win is None or not m.any():
         return 1.0
