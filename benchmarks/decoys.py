@@ -38,7 +38,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from detection import REAL, REAL_GSD, cases, real_images  # noqa: E402
+from detection import REAL, REAL_GSD, cases, draw_found, real_images  # noqa: E402
 
 RESULTS = HERE / "results"
 OVERLAP = 0.3
@@ -128,7 +128,7 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
         print(f"real {path.name}: {len(found)} candidates, {check.voters} cast shadows, "
               f"{sum(check.flagged)} flagged", file=sys.stderr)
     if figure:
-        _draw(drawn, figure)
+        draw_found(drawn, figure)
     checked = [r for r in rows if r[2] >= 3]
     lines = ["", "## Real imagery (`../shared/imagery-real`)", "",
              f"{len(rows)} real aircraft images at about {REAL_GSD} m (RarePlanes WorldView-3 tile, UC Merced "
@@ -139,33 +139,6 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
              "|---|---:|---:|---:|---:|"]
     lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {'-' if r[4] is None else f'{r[4]:.0f}'} |" for r in rows]
     return lines
-
-
-def _draw(drawn, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from airdiff.figures._pieces import _geom_paths
-
-    n = len(drawn)
-    cols = min(n, 6)
-    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(3 * cols, 3 * -(-n // cols)), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for ax, (p, scene, found, flagged) in zip(axes.ravel(), drawn, strict=False):
-        px = np.nan_to_num(scene.as_float())[:3]
-        t = scene.grid.transform
-        (x0, y0), (x1, y1) = t * (0, 0), t * (scene.grid.width, scene.grid.height)
-        ax.imshow(np.clip(np.moveaxis(px, 0, -1) if px.shape[0] == 3 else px[0], 0, 1), cmap="gray",
-                  extent=(x0, x1, y1, y0))
-        for a, f in zip(found, flagged, strict=True):
-            for pp in _geom_paths(a.placed):
-                xy = pp.vertices
-                ax.plot(xy[:, 0], xy[:, 1], color="red" if f else "cyan", lw=0.8)
-        ax.set_title(p.name, fontsize=7)
-    fig.savefig(path, dpi=90)
 
 
 def main():

@@ -176,7 +176,7 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
     for i, path in enumerate(paths):
         before = read_scene(path, gsd=REAL_GSD)
         found = detect_aircraft(before)
-        drawn.append((path, before, found))
+        drawn.append((path, before, found, None))
         try:
             cmp = compare(before, null_after(before, seed=i))
             false = sum(c.cls in CLASSES for c in cmp.changes)
@@ -186,7 +186,7 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
         rows.append((path.name, len(found), false, note))
         print(f"real {path.name}: {len(found)} candidates, {false} false changes", file=sys.stderr)
     if figure:
-        _draw(drawn, figure)
+        draw_found(drawn, figure)
     n_false = [r[2] for r in rows]
     lines = ["", "## Real imagery (`../shared/imagery-real`)", "",
              f"{len(rows)} real aircraft images at about {REAL_GSD} m (RarePlanes WorldView-3 tile, UC Merced "
@@ -199,7 +199,12 @@ def run_real(real_dir: Path, quick: bool, figure: str | None):
     return lines
 
 
-def _draw(drawn, path):
+def draw_found(drawn, path):
+    """The real images with the aircraft found drawn over them, to look at (never to commit).
+
+    ``drawn``: (image path, scene, aircraft found, flags or None) per image; a flagged
+    aircraft is drawn red, the others cyan (all red where no flags are given).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,13 +213,15 @@ def _draw(drawn, path):
     cols = min(4, len(drawn))
     rows = -(-len(drawn) // cols)
     fig, axs = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows), squeeze=False)
-    for ax, (p, scene, found) in zip(axs.ravel(), drawn, strict=False):
-        ax.imshow(np.clip(np.moveaxis(np.nan_to_num(scene.as_float())[:3], 0, -1), 0, 1))
+    for ax, (p, scene, found, flags) in zip(axs.ravel(), drawn, strict=False):
+        px = np.nan_to_num(scene.as_float())
+        ax.imshow(np.clip(np.moveaxis(px[:3], 0, -1), 0, 1) if px.shape[0] >= 3 else px[0], cmap="gray")
         inv = ~scene.grid.transform
-        for a in found:
-            xy = np.asarray(a.footprint.exterior.coords)
-            c, r = inv * (xy[:, 0], xy[:, 1])
-            ax.plot(c, r, "r-", lw=1)
+        for a, flagged in zip(found, flags if flags is not None else [True] * len(found), strict=True):
+            for part in getattr(a.placed, "geoms", [a.placed]):
+                xy = np.asarray(part.exterior.coords)
+                c, r = inv * (xy[:, 0], xy[:, 1])
+                ax.plot(c, r, "-", color="red" if flagged else "cyan", lw=1)
         ax.set_title(p.name, fontsize=8)
     for ax in axs.ravel():
         ax.axis("off")
