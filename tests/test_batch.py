@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -55,9 +57,13 @@ def test_serial_run_records_failures_and_resumes(job_dir):
     assert "does not exist" in res.output
     summary = (job_dir / "serial" / "summary.csv").read_text()
     assert summary.count("\n") == 5
+    table = {r["name"]: r for r in csv.DictReader(io.StringIO(summary))}
+    assert table["broken"]["status"] == "failed" and table["broken"]["possible_decoys"] == ""
     for i in range(3):
         rep = json.loads((job_dir / "serial" / f"p{i}" / "report.json").read_text())
         assert rep["registration"]["status"] == "ok"
+        assert table[f"p{i}"]["summary"] == rep["summary"]
+        assert int(table[f"p{i}"]["possible_decoys"]) == rep["possible_decoys"]
     # re-running skips what is done and only retries the failure
     jobs = load_job({"defaults": {"outdir": "serial"}, "pair": [
         {"name": f"p{i}", "before": f"p{i}/before.tif", "after": f"p{i}/after.tif"} for i in range(3)]},

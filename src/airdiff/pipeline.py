@@ -400,6 +400,7 @@ class PairResult:
     counts: dict = field(default_factory=dict)
     megapixels: float = 0.0
     outdir: str = ""
+    possible_decoys: int = 0
 
 
 def load_job(data: dict, *, base_dir=".") -> list[PairJob]:
@@ -493,7 +494,8 @@ def run_pair(job: PairJob) -> PairResult:
         if err.exists():
             err.unlink()
         return PairResult(job.name, "ok", time.perf_counter() - t0, summary=res.summary,
-                          counts=res.counts, megapixels=res.megapixels, outdir=job.outdir)
+                          counts=res.counts, megapixels=res.megapixels, outdir=job.outdir,
+                          possible_decoys=res.possible_decoys)
     except Exception as exc:  # noqa: BLE001 - one bad pair must not stop a batch
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         logging.getLogger(__name__).warning("pair %s failed: %s", job.name, msg)
@@ -513,7 +515,8 @@ def _finished_result(job: PairJob) -> PairResult:
     rep = json.loads((Path(job.outdir) / "report.json").read_text())
     shape = rep.get("before", {}).get("shape", [0, 0, 0])
     return PairResult(job.name, "ok", summary=rep.get("summary", ""), counts=rep.get("counts", {}),
-                      megapixels=shape[-2] * shape[-1] / 1e6, outdir=job.outdir)
+                      megapixels=shape[-2] * shape[-1] / 1e6, outdir=job.outdir,
+                      possible_decoys=int(rep.get("possible_decoys", 0)))
 
 
 def run_batch(jobs, *, client=None, progress=None) -> list[PairResult]:
@@ -574,8 +577,11 @@ def results_table(results) -> str:
 
     buf = _io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "status", "seconds", "megapixels", *CHANGE_CLASSES, "summary", "error", "outdir"])
+    # possible_decoys last: columns scripts already read keep their places
+    w.writerow(["name", "status", "seconds", "megapixels", *CHANGE_CLASSES, "summary", "error", "outdir",
+                "possible_decoys"])
     for r in results:
         w.writerow([r.name, r.status, round(r.seconds, 2), round(r.megapixels, 3),
-                    *(r.counts.get(k, "") for k in CHANGE_CLASSES), r.summary, r.error, r.outdir])
+                    *(r.counts.get(k, "") for k in CHANGE_CLASSES), r.summary, r.error, r.outdir,
+                    r.possible_decoys if r.status == "ok" else ""])
     return buf.getvalue()
