@@ -64,8 +64,9 @@ class Comparison:
         Where the found aircraft's shadows fall in BEFORE and in AFTER, degrees clockwise
         from the grid's up (the sun's azimuth plus 180); None where they do not agree. A
         rough estimate, not a measurement: off by a median 9 deg on the benchmark scenes,
-        by up to 50 deg where few aircraft are found, and by more where what is found is no
-        aircraft (``benchmarks/results/decoys.md``). No flag depends on it.
+        but by up to 153 deg where shadows are a few pixels long (1 m pixels, a high sun),
+        and unreliable where what is found is no aircraft (``benchmarks/results/decoys.md``).
+        No flag depends on it.
     """
 
     before: Scene
