@@ -289,7 +289,7 @@ def report(comparison, *, inputs: dict | None = None, outputs: dict | None = Non
         "aeroways": cmp.aeroways.source,
         "aircraft": {"before": len(cmp.aircraft_before), "after": len(cmp.aircraft_after)},
         # changes whose aircraft cast no shadow where the others cast theirs
-        "possible_decoys": sum(1 for c in cmp.changes if c.possible_decoy),
+        "possible_decoys": cmp.possible_decoys,
         "counts": cmp.counts(),
         "summary": cmp.summary,
         "outputs": outputs or {},

@@ -94,6 +94,11 @@ class Comparison:
         return {k: int(c.get(k, 0)) for k in CHANGE_CLASSES}
 
     @property
+    def possible_decoys(self) -> int:
+        """Number of changes flagged ``possible_decoy``."""
+        return sum(1 for ch in self.changes if ch.possible_decoy)
+
+    @property
     def summary(self) -> str:
         """One quotable line, e.g. ``2 burned · 11 moved (10 to taxiways, 1 to the runway)``."""
         from .objects import summarise
@@ -210,10 +215,6 @@ class FilesResult:
     possible_decoys: int = 0
 
 
-def _flagged(cmp: Comparison) -> int:
-    return sum(1 for c in cmp.changes if c.possible_decoy)
-
-
 def _scene_info(src) -> dict:
     return {
         "name": src.name,
@@ -309,7 +310,7 @@ def compare_files(
     written = io.write_comparison(cmp, outdir, inputs=inputs, preset=preset, blink_ms=blink_ms,
                                   progress=put)
     return FilesResult(cmp.summary, cmp.counts(), tuple(written), False,
-                       b.grid.height * b.grid.width / 1e6, _flagged(cmp))
+                       b.grid.height * b.grid.width / 1e6, cmp.possible_decoys)
 
 
 def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, after_time, credit,
@@ -366,7 +367,7 @@ def _compare_files_tiled(before, after, outdir, *, opts, bg, ag, before_time, af
                                   progress=lambda name: step("writing", len(written),
                                                              io.COMPARISON_OUTPUTS))
     return FilesResult(cmp.summary, cmp.counts(), tuple(written), True, grid.height * grid.width / 1e6,
-                       _flagged(cmp))
+                       cmp.possible_decoys)
 
 
 # -- batch jobs ------------------------------------------------------------------------

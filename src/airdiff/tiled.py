@@ -472,7 +472,7 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
     reports half of it. They are paired with the object stage's own matching (size, shape,
     paint), restricted to ends of different tiles (one tile already judged its own pairs).
     """
-    from .objects.classify import DECOY_NOTE, lookalike_notes, moved_pairs, origin_note
+    from .objects.classify import decoy_note, lookalike_notes, moved_pairs, origin_note
 
     gone = [c for c in changes if c.cls == "disappeared" and id(c) in craft_of]
     new = [c for c in changes if c.cls == "appeared" and id(c) in craft_of]
@@ -488,13 +488,12 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
             continue
         b, a = craft_of[id(g)], craft_of[id(n)]
         score = float(np.clip(0.5 * (a.score + b.score) * (1.0 - 0.5 * cost[(i, j)]), 0, 1))
-        decoy = g.possible_decoy or n.possible_decoy
+        flag = decoy_note(g.possible_decoy or n.possible_decoy, "ends found in different tiles",
+                          origin_note(rivals[(i, j)]))
         out.append(Change(id=0, cls="moved", score=score, geometry=n.geometry,
                           from_geometry=g.geometry, surface=n.surface, from_surface=g.from_surface,
                           size_class=n.size_class, length_m=n.length_m,
-                          from_alternatives=int(rivals[(i, j)]), possible_decoy=decoy,
-                          note="; ".join(x for x in ("ends found in different tiles", origin_note(rivals[(i, j)]),
-                                                     DECOY_NOTE if decoy else "") if x)))
+                          from_alternatives=int(rivals[(i, j)]), **flag))
         used |= {id(g), id(n)}
     # a departure and an arrival of different tiles that look alike (an arrival on a stand is
     # not paired): noted as each tile notes its own

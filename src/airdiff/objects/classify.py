@@ -684,7 +684,7 @@ def find_changes(
         changes.append(dict(cls="burned", score=s, geometry=site, size_class=b.size_class,
                             length_m=max(b.length_m, b.span_m),
                             surface=aeroways.surface_at(b.footprint),
-                            from_surface=aeroways.surface_at(b.footprint), **_decoy_note(id(b) in decoy)))
+                            from_surface=aeroways.surface_at(b.footprint), **decoy_note(id(b) in decoy)))
     # burned remnants are neither new aircraft nor where one moved to
     zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
     zone += [g.buffer(4.0 * k) for g in sites]
@@ -815,7 +815,7 @@ def find_changes(
     for b, a, j, cost, factor, rivals in moves:
         score = float(np.clip(factor * 0.5 * (a.score + b.score) * (1.0 - 0.5 * cost), 0, 1))
         note = "" if factor == 1.0 else "came from a stand hidden by cloud in AFTER"
-        flag = _decoy_note(id(a) in decoy or id(b) in decoy, note, origin_note(rivals))
+        flag = decoy_note(id(a) in decoy or id(b) in decoy, note, origin_note(rivals))
         changes.append(dict(cls="moved", score=score, geometry=a.placed,
                             from_geometry=b.placed,
                             surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
@@ -833,12 +833,12 @@ def find_changes(
         b = vanished[i]
         changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
                             from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
-                            length_m=max(b.length_m, b.span_m), **_decoy_note(id(b) in decoy, notes_b.get(n, ""))))
+                            length_m=max(b.length_m, b.span_m), **decoy_note(id(b) in decoy, notes_b.get(n, ""))))
     for n, j in enumerate(left_a):
         a = new[j]
         changes.append(dict(cls="appeared", score=a.score, geometry=a.placed, surface=new_surface[j],
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m),
-                            **_decoy_note(id(a) in decoy, notes_a.get(n, ""))))
+                            **decoy_note(id(a) in decoy, notes_a.get(n, ""))))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
     # 6. obscured
@@ -856,7 +856,7 @@ def find_changes(
 DECOY_NOTE = "casts no shadow where the other aircraft cast theirs: may be a decoy"
 
 
-def _decoy_note(flagged: bool, *notes: str) -> dict:
+def decoy_note(flagged: bool, *notes: str) -> dict:
     """A change's ``note`` (and ``possible_decoy``): the notes given, and the decoy's when flagged."""
     out = {"note": "; ".join(n for n in (*notes, DECOY_NOTE if flagged else "") if n)}
     if flagged:
