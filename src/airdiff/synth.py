@@ -218,6 +218,9 @@ class Truth:
     decoys : tuple of TruthAircraft
         Flat aircraft-shaped decoys painted on stands in AFTER (``make_pair(decoys=...)``):
         no aircraft, so in no change and in neither date's aircraft. They cast no shadow.
+    craters : tuple of Polygon
+        Craters made on open pavement between the dates (``make_pair(craters=...)``), each
+        with its ring of spoil and soot: changes that are no aircraft's.
     before_grid, after_grid : Grid
         The files' stated georeference.
     distortion : Distortion
@@ -237,6 +240,7 @@ class Truth:
     distortion: Distortion
     meta: dict = field(default_factory=dict)
     decoys: tuple[TruthAircraft, ...] = ()
+    craters: tuple[Polygon, ...] = ()
 
     def _crs_differs(self) -> bool:
         a, b = self.after_grid.crs, self.before_grid.crs
@@ -300,6 +304,7 @@ class Truth:
             "aeroways": [{"aeroway": k, "geometry": g(p)} for k, p in self.aeroways],
             "vehicles_moved": [g(p) for p in self.vehicles_moved],
             "decoys": [ac(a) for a in self.decoys],
+            "craters": [g(p) for p in self.craters],
             "distortion": self.distortion.to_dict(),
             "before_grid": grid(self.before_grid),
             "after_grid": grid(self.after_grid),
@@ -1000,6 +1005,30 @@ def _burned_parts(kind, x, y, heading, rng) -> tuple[list[_Part], dict]:
     return parts, scorch
 
 
+def _crater_parts(x, y, r, rng) -> tuple[list[_Part], dict]:
+    """A crater of radius ``r`` m on pavement: the dark pit, broken slabs and spoil thrown
+    around it, and soot on the ground out to about 1.6 r."""
+    parts: list[_Part] = []
+    t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    wob = 1 + 0.08 * rng.standard_normal(t.size)
+    pit = np.column_stack([x + r * wob * np.cos(t), y + r * wob * np.sin(t)])
+    earth = np.asarray(rng.uniform(0.22, 0.32) * np.array([1.0, 0.93, 0.85]), np.float32)
+    parts.append(_Part(_ccw(pit), _rgbn(tuple(earth), 0.3), (0.0, 0.0), alpha=1.0, shadow=False, grain=0.2))
+    core = np.column_stack([x + 0.55 * r * np.cos(t), y + 0.55 * r * np.sin(t)])
+    parts.append(_Part(_ccw(core), _rgbn(tuple(0.5 * earth), 0.15), (0.0, 0.0), alpha=0.8, shadow=False, grain=0.2))
+    for _ in range(int(rng.integers(25, 60))):  # slab fragments and clods of spoil
+        ang, dist = rng.uniform(0, 2 * np.pi), r * rng.uniform(0.9, 1.7)
+        cx_, cy_ = x + dist * math.cos(ang), y + dist * math.sin(ang)
+        sz = rng.uniform(0.4, 1.6)
+        tri = np.array([[cx_ + sz * math.cos(ang + a), cy_ + sz * math.sin(ang + a)] for a in (0, 2.1, 4.0)])
+        c = _rgbn((0.62, 0.62, 0.6)) if rng.random() < 0.4 else _rgbn(tuple(earth * rng.uniform(0.8, 1.3)))
+        parts.append(_Part(_ccw(tri), c, (0.0, 0.0), shadow=False, grain=0.15))
+    scorch = {"x": x, "y": y, "heading": float(rng.uniform(0, 360)), "ra": 1.6 * r, "rb": 1.5 * r,
+              "harm": [(k, float(rng.uniform(0.03, 0.1)), float(rng.uniform(0, 2 * np.pi))) for k in range(2, 6)],
+              "seed": int(rng.integers(1 << 30))}
+    return parts, scorch
+
+
 def _draw_scorch(canvas, cg: _CG, sc):
     """Blacken the ground under a burned aircraft: irregular soot, darkest at the core."""
     ra, rb = sc["ra"], sc["rb"]
@@ -1561,6 +1590,7 @@ def make_pair(
     bands: int = 3,
     dtype: str = "uint8",
     decoys: int = 0,
+    craters: int = 0,
 ) -> SynthPair:
     """Make a synthetic BEFORE/AFTER pair of an air base, with its exact truth.
 
@@ -1601,6 +1631,10 @@ def make_pair(
         Flat decoys (an aircraft's outline painted white, no relief, no shadow) put on stands left
         free in AFTER; in :attr:`Truth.decoys`, in no change. The rest of the pair is the
         same as without them.
+    craters : int
+        Craters (a pit 8-18 m across, its spoil and soot) made in AFTER on open pavement,
+        clear of aircraft, vehicles and decoys; in :attr:`Truth.craters`, in no aircraft
+        change. The rest of the pair is the same as without them.
 
     Returns
     -------
@@ -1867,6 +1901,25 @@ def make_pair(
         if len(decoy_planes) < decoys:
             log.warning("only %d of %d decoys fit on free stands", len(decoy_planes), decoys)
 
+    # -- craters: on open pavement seen in both dates, clear of everything drawn in AFTER
+    crater_list = []
+    if craters:
+        rcr = sub(11)
+        clear = unary_union([g.buffer(6) for g in [q.footprint for q in planes_b + planes_a + decoy_planes] + taken]
+                            + [_place(aircraft_outline(p.kind), p.x, p.y, p.heading).buffer(10) for p in burned])
+        pavement = unary_union([lay.apron, *lay.taxiways]).intersection(safe)
+        bx0, by0, bx1, by1 = pavement.bounds if not pavement.is_empty else (0, 0, 0, 0)
+        for _ in range(400 * int(craters)):
+            if len(crater_list) == int(craters) or pavement.is_empty:
+                break
+            x, y, r = rcr.uniform(bx0, bx1), rcr.uniform(by0, by1), rcr.uniform(4.0, 9.0)
+            outline = Point(x, y).buffer(1.7 * r, 24)
+            if pavement.contains(outline) and not outline.intersects(clear):
+                crater_list.append((x, y, r, int(rcr.integers(1 << 30))))
+                clear = clear.union(outline.buffer(15))
+        if len(crater_list) < craters:
+            log.warning("only %d of %d craters fit on open pavement", len(crater_list), craters)
+
     # -- random / static clouds
     if "cloud" in nz and scenario != "strike" and rc.random() < 0.75:
         date = "after" if rc.random() < 0.65 else "before"
@@ -1902,6 +1955,10 @@ def make_pair(
         objs += [_aircraft_parts(p.kind, p.x, p.y, p.heading, p.paint) for p in planes]
         date["objects"] = objs
     date_a["objects"] += [_aircraft_parts(q.kind, q.x, q.y, q.heading, q.paint, flat=True) for q in decoy_planes]
+    for x, y, r, cseed in crater_list:
+        parts, scorch = _crater_parts(x, y, r, np.random.default_rng(cseed))
+        date_a["objects"].append(parts)
+        date_a["scorch"].append(scorch)
     for p in burned:
         parts, scorch = _burned_parts(p.kind, p.x, p.y, p.heading, rd)
         date_a["objects"].append(parts)
@@ -1963,6 +2020,7 @@ def make_pair(
         distortion=dist,
         meta=meta,
         decoys=tuple(TruthAircraft(q.id, q.kind, q.footprint, float(q.heading)) for q in decoy_planes),
+        craters=tuple(Point(x, y).buffer(1.7 * r, 24) for x, y, r, _ in crater_list),
     )
     log.debug("synth seed %d (%s): %d aircraft, %d changes", seed, scenario, len(planes_b), len(changes))
     return SynthPair(scene(0, date_b, before_grid), scene(1, date_a, after_grid), truth)
