@@ -99,6 +99,20 @@ def truth_objects(truth):
     return out
 
 
+def prediction_objects(changes):
+    """The aircraft changes reported, as :func:`match` takes them (obscured, changed left out)."""
+    out = []
+    for ch in changes:
+        if ch.cls not in CLASSES:
+            continue
+        x, y = ch.centroid
+        o = {"cls": ch.cls, "x": x, "y": y}
+        if ch.from_centroid is not None:
+            o["fx"], o["fy"] = ch.from_centroid
+        out.append(o)
+    return out
+
+
 def found_share(found, truth_aircraft):
     """(hits, total): truth aircraft that one detected aircraft covers a third of."""
     hits, used = 0, set()
@@ -252,15 +266,7 @@ def run_split(split_cases):
             continue
         dt = time.perf_counter() - t0
         times.append(dt)
-        preds = []
-        for ch in cmp.changes:
-            if ch.cls not in CLASSES:
-                continue
-            x, y = ch.centroid
-            o = {"cls": ch.cls, "x": x, "y": y}
-            if ch.from_centroid is not None:
-                o["fx"], o["fy"] = ch.from_centroid
-            preds.append(o)
+        preds = prediction_objects(cmp.changes)
         tol = 10.0  # metres: a quarter of a large transport's length
         n_false = 0
         for cls in CLASSES:
