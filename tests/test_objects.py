@@ -693,3 +693,11 @@ def test_a_crater_is_reported_changed_not_an_aircraft():
     assert any(c.geometry.intersects(cr) for cr in pair.truth.craters)
     assert "crater" in c.note and c.surface in ("apron", "taxiway", "stand") and 0.0 < c.score <= 1.0
     assert "1 other change" in cmp.summary
+    # the figure's legend names it as the key does
+    import matplotlib.pyplot as plt
+
+    from airdiff.figures import compare_figure
+
+    fig = compare_figure(cmp, insets=0)
+    assert "other change (1)" in [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    plt.close(fig)

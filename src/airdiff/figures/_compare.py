@@ -317,7 +317,7 @@ def compare_figure(
             continue
         handles.append(Patch(facecolor="none" if cls == "obscured" else PALETTE[cls],
                              edgecolor=PALETTE[cls], hatch="////" if cls == "obscured" else None,
-                             label=f"{cls} ({counts.get(cls, 0)})"))
+                             label=f"{'other change' if cls == 'changed' else cls} ({counts.get(cls, 0)})"))
     if any(c.possible_decoy for c in cmp.changes):
         handles.append(Line2D([], [], color="#222222", marker="$?$", markersize=fs * 0.8, linestyle="none",
                               label="no shadow like the other aircraft's: possible decoy"))
