@@ -95,7 +95,7 @@ _ALIKE = 0.4
 #: and 135 degrees about its centre is round, not an aircraft's. Aircraft found on the
 #: development scenes overlap themselves 0.30 (median) and at most 0.66 (3 of 248 at 0.6 or
 #: more: fighters blurred at 0.5-0.7 m); craters blown in the pavement 0.58 (11 of 26 at 0.6
-#: or more; at 0.3 m their spoil and slab fragments make them ragged). Such an object is
+#: or more; at 0.5-1.0 m the detector often finds only part of one, a half-moon). Such an object is
 #: taken for a crater only where it casts under :data:`_CAST_SOME` of shadow beside it: the
 #: craters called round cast 0.00-0.10, the two true aircraft changes found as round (on
 #: held-out scenes) 0.20 and 0.28.
