@@ -374,3 +374,24 @@ def test_tiled_insets_are_on_the_preview_scale(pair, tmp_path, monkeypatch):
         h, w = inset.shape
         assert inset.pixels.dtype == panel.pixels.dtype
         np.testing.assert_array_equal(inset.pixels, panel.pixels[:, r0:r0 + h, c0:c0 + w])
+
+
+def test_a_crater_is_reported_changed_tile_by_tile(tmp_path):
+    """The round-object rule holds tile by tile: the crater the in-memory path reports
+    ``changed`` (``tests/test_objects.py``) comes out ``changed`` from several tiles too, at
+    the crater, and no aircraft change is reported."""
+    import csv
+
+    from shapely.geometry import Point
+
+    pair = make_pair(seed=4, scenario="static", gsd=0.3, craters=2)
+    paths = write_pair(pair, tmp_path / "pair")
+    opts = pipeline.Options(tiled_above_mpx=0.1, tile_px=700, tile_overlap_m=OVERLAP_M)
+    res = pipeline.compare_files(paths["before"], paths["after"], tmp_path / "out", options=opts)
+    assert res.tiled and json.loads((tmp_path / "out" / "report.json").read_text())["tiling"]["tiles"] >= 4
+    assert {k: v for k, v in res.counts.items() if v and k != "obscured"} == {"changed": 1}
+    with open(tmp_path / "out" / "changes.csv") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["class"] == "changed"]
+    at = Point(float(row["x"]), float(row["y"]))
+    assert any(c.buffer(3.0).contains(at) for c in pair.truth.craters)
+    assert "crater" in row["note"]
