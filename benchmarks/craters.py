@@ -36,7 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from detection import CLASSES, cases, match, prediction_objects, prf, truth_objects  # noqa: E402
+from detection import CLASSES, case_pair, cases, match, prediction_objects, prf, truth_objects  # noqa: E402
 
 RESULTS = HERE / "results"
 TOL_M = 10.0
@@ -50,10 +50,8 @@ def _overlaps(change, geom) -> bool:
 def run_case(case: dict, rule: bool) -> dict:
     import airdiff.objects.classify as classify
     from airdiff import compare
-    from airdiff.synth import make_pair
 
-    pair = make_pair(seed=case["seed"], scenario=case["scenario"], gsd=case["gsd"],
-                     misregistration=case["misregistration"], nuisances="all", craters=2)
+    pair = case_pair(case, craters=2)
     saved = classify._ROUND
     classify._ROUND = saved if rule else 2.0  # roundness is at most 1: off
     try:

@@ -38,7 +38,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from detection import REAL, REAL_GSD, cases, draw_found, real_images  # noqa: E402
+from detection import REAL, REAL_GSD, case_pair, cases, draw_found, real_images  # noqa: E402
 
 RESULTS = HERE / "results"
 OVERLAP = 0.3
@@ -69,10 +69,8 @@ def _angle(a: float, b: float) -> float:
 
 def run_case(case: dict, times: list) -> dict:
     from airdiff import compare
-    from airdiff.synth import make_pair
 
-    pair = make_pair(seed=case["seed"], scenario=case["scenario"], gsd=case["gsd"],
-                     misregistration=case["misregistration"], nuisances="all", decoys=2)
+    pair = case_pair(case, decoys=2)
     n0 = len(times)
     cmp = compare(pair.before, pair.after)
     truth = pair.truth

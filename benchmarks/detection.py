@@ -61,6 +61,15 @@ def cases(quick: bool, split: str = "development"):
         yield {**e, "misregistration": "moderate"}
 
 
+def case_pair(case: dict, **extra):
+    """The synthetic pair of a :func:`cases` case, every nuisance on; ``extra`` goes to
+    ``make_pair`` (``decoys=2``, ``craters=2``)."""
+    from airdiff.synth import make_pair
+
+    return make_pair(seed=case["seed"], scenario=case["scenario"], gsd=case["gsd"],
+                     misregistration=case["misregistration"], nuisances="all", **extra)
+
+
 def match(preds, truths, tol_m, *, use_class=True, origins=None):
     """Greedy one-to-one matching by distance (map units are metres). Returns (tp, fp, fn).
 
@@ -246,15 +255,13 @@ def draw_found(drawn, path):
 def run_split(split_cases):
     """Compare every case; per-class and class-agnostic counts, per-scene rows, detector recall."""
     from airdiff import compare
-    from airdiff.synth import make_pair
 
     per_class = defaultdict(lambda: [0, 0, 0])
     agnostic = defaultdict(lambda: [0, 0, 0])
     false_per_scene, rows, times = [], [], []
     recall = {"before": [0, 0], "after": [0, 0]}
     for case in split_cases:
-        pair = make_pair(seed=case["seed"], scenario=case["scenario"], gsd=case["gsd"],
-                         misregistration=case["misregistration"], nuisances="all")
+        pair = case_pair(case)
         truth = truth_objects(pair.truth)
         t0 = time.perf_counter()
         try:

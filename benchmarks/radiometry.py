@@ -47,11 +47,12 @@ def fits(before, aligned):
 
 
 def score_case(case):
-    from airdiff.register import align
-    from airdiff.synth import make_pair, paved_pixels, true_transfer
+    from detection import case_pair
 
-    pair = make_pair(seed=case["seed"], scenario=case["scenario"], gsd=case["gsd"],
-                     misregistration=case["misregistration"], nuisances="all")
+    from airdiff.register import align
+    from airdiff.synth import paved_pixels, true_transfer
+
+    pair = case_pair(case)
     before, truth = pair.before, pair.truth
     aligned, _ = align(before, pair.after)
     x = np.nan_to_num(aligned.as_float())[:, paved_pixels(truth, aligned)][:, None, :]

@@ -36,6 +36,14 @@ def mean_in(arr: np.ndarray, geom, grid) -> float:
     return float(arr[win][m].mean())
 
 
+def median_in(arr: np.ndarray, geom, grid) -> float:
+    """Median of ``arr`` inside ``geom``; NaN where it covers no pixel."""
+    win, m = window(geom, grid)
+    if win is None or not m.any():
+        return float("nan")
+    return float(np.median(arr[win][m]))
+
+
 def frac_in(mask: np.ndarray, geom, grid) -> float:
     """Share of ``geom``'s pixels where ``mask`` is True; 1 where it covers none."""
     win, m = window(geom, grid)

@@ -36,6 +36,7 @@ from ..change import ChangeMap, saturation
 from ..scene import Scene
 from ._raster import frac_in as _frac_in
 from ._raster import mean_in as _mean_in
+from ._raster import median_in as _median_in
 from ._raster import window as _window
 from ._raster import window_transform as _window_transform
 from .context import segment_aeroways
@@ -345,6 +346,13 @@ def roundness(geom) -> float:
     return float(out)
 
 
+def _cast_share(win, m: np.ndarray, cast: np.ndarray, gsd: float) -> float:
+    """:func:`~airdiff.objects.detect.cast_shadow_share` of the pixels ``m`` of window ``win``
+    (from :func:`~airdiff.objects._raster.window`) on the cast-shadow map ``cast``."""
+    rr, cc = np.nonzero(m)
+    return cast_shadow_share(rr + win[0].start, cc + win[1].start, cast, gsd)
+
+
 def _charred(a: Aircraft, after_lum, after_chroma, before_lum, grid, k) -> bool:
     """An AFTER candidate that is a dark, grey remnant on scorched ground (not an aircraft)."""
     ring = _ring(a.footprint, 2.0, 10.0, k)
@@ -503,18 +511,6 @@ def origin_note(rivals: int) -> str:
         return ""
     return (f"came from one of {rivals + 1} stands whose aircraft look alike; the stand shown "
             "is the closest match, not a certainty")
-
-
-def _changed_enough(a: Aircraft, magnitude: np.ndarray, grid, *, threshold: float, k: float) -> float:
-    """Median change magnitude inside the footprint (edges and shadows left out), if high."""
-    inner = a.footprint.buffer(-0.75 * k)
-    if inner.is_empty or inner.area < 0.2 * a.footprint.area:
-        inner = a.footprint
-    win, m = _window(inner, grid)
-    if win is None or not m.any():
-        return 0.0
-    v = float(np.median(magnitude[win][m]))
-    return v if v >= threshold else 0.0
 
 
 def _merge_external(builtin: list[Aircraft], external: Sequence[Aircraft], date: str) -> list[Aircraft]:
@@ -765,8 +761,7 @@ def find_changes(
         cast = float("nan")
         shadow_left = False
         if not shadowed and not clear and cast_here >= _CAST_SOME and pt < ph:
-            rr, cc = np.nonzero(m)
-            cast = cast_shadow_share(rr + win[0].start, cc + win[1].start, cast_there, before.gsd)
+            cast = _cast_share(win, m, cast_there, before.gsd)
             shadow_left = (cast < _CAST_GONE * cast_here and pt < _FAINTER * ph and mag >= 0.5 * need
                            and ncc < _ALIKE)
         log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f cast shadow %.2f here %.2f there",
@@ -830,10 +825,7 @@ def find_changes(
         if roundness(a.footprint) < _ROUND:
             return False
         win, m = _window(a.footprint, grid)
-        if win is None:
-            return False
-        rr, cc = np.nonzero(m)
-        return cast_shadow_share(rr + win[0].start, cc + win[1].start, cast, before.gsd) < _CAST_SOME
+        return win is not None and _cast_share(win, m, cast, before.gsd) < _CAST_SOME
 
     vanished, round_b = _split(vanished, lambda b: flat_round(b, cast_b))
     new, round_a = _split(new, lambda a: flat_round(a, cast_a))
@@ -880,9 +872,8 @@ def find_changes(
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m),
                             **decoy_note(id(a) in decoy, notes_a.get(n, ""))))
     for a, note in [(a, ROUND_NEW_NOTE) for a in round_a] + [(b, ROUND_GONE_NOTE) for b in round_b]:
-        win, m = _window(a.footprint, grid)
-        mag = float(np.median(cm.magnitude[win][m])) if win is not None and m.any() else 0.0
-        changes.append(dict(cls="changed", score=float(np.clip(mag, 0.0, 1.0)), geometry=a.footprint,
+        mag = _median_in(cm.magnitude, a.footprint, grid)
+        changes.append(dict(cls="changed", score=float(np.clip(np.nan_to_num(mag), 0.0, 1.0)), geometry=a.footprint,
                             surface=aeroways.surface_at(a.footprint), length_m=max(a.length_m, a.span_m),
                             note=note))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
