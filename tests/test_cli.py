@@ -157,6 +157,9 @@ def test_compare_writes_everything(demo_pair, tmp_path):
     assert rep["registration"]["status"] == "ok"
     assert rep["inputs"]["before"]["sha256"] == sha256(paths["before"])
     assert rep["summary"] in res.stdout
+    # what the numbers were computed with, the CPU's vectorised math included
+    assert rep["versions"]["numpy"] == np.__version__
+    assert rep["versions"]["numpy-simd"] not in ("", None)
 
 
 def test_compare_says_when_a_change_may_be_a_decoy(tmp_path):

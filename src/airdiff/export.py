@@ -238,16 +238,50 @@ def _multi(g: BaseGeometry) -> BaseGeometry:
     return shapely.MultiPolygon(polys) if polys else shapely.MultiPolygon([g.buffer(0.5)])
 
 
-def report(comparison, *, inputs: dict | None = None, outputs: dict | None = None) -> dict:
-    """Provenance and results as a JSON-ready dict.
+def versions() -> dict:
+    """The versions of Python and of the libraries whose numerics shape the results.
 
-    ``inputs`` maps role ('before', 'after') to {'path': ..., 'sha256': ...} (io computes them).
+    A result can move by an object between releases of these (a resampling kernel, a rank
+    filter's rounding), and between machines: numpy picks its vectorised math by the CPU's
+    instruction set (``numpy-simd``, the highest one in use), whose last bits differ. So the
+    report and the benchmarks record them.
     """
     import matplotlib
     import rasterio
     import scipy
     import skimage
 
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "rasterio": rasterio.__version__,
+        "gdal": rasterio.__gdal_version__,
+        "scikit-image": skimage.__version__,
+        "scipy": scipy.__version__,
+        "matplotlib": matplotlib.__version__,
+        "shapely": shapely.__version__,
+        "numpy-simd": _numpy_simd(),
+    }
+
+
+def _numpy_simd() -> str:
+    """The highest instruction set numpy dispatches its vectorised loops to here."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:
+        try:  # numpy 1.x
+            from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+        except ImportError:  # a layout this does not know
+            return "unknown"
+    found = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+    return found[-1] if found else "baseline"
+
+
+def report(comparison, *, inputs: dict | None = None, outputs: dict | None = None) -> dict:
+    """Provenance and results as a JSON-ready dict.
+
+    ``inputs`` maps role ('before', 'after') to {'path': ..., 'sha256': ...} (io computes them).
+    """
     from . import __version__
 
     def scene_info(s):
@@ -266,16 +300,7 @@ def report(comparison, *, inputs: dict | None = None, outputs: dict | None = Non
     return {
         "airdiff": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__,
-            "scikit-image": skimage.__version__,
-            "scipy": scipy.__version__,
-            "matplotlib": matplotlib.__version__,
-            "shapely": shapely.__version__,
-        },
+        "versions": versions(),
         "inputs": inputs or {},
         "before": scene_info(cmp.before),
         "after": scene_info(cmp.after),
