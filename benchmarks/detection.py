@@ -61,6 +61,17 @@ def cases(quick: bool, split: str = "development"):
         yield {**e, "misregistration": "moderate"}
 
 
+def libraries() -> str:
+    """One sentence naming the versions the results were computed with: a release of one of
+    them can move a result by an object (see :func:`airdiff.export.versions`)."""
+    from airdiff.export import versions
+
+    v = versions()
+    simd = v.pop("numpy-simd")
+    return ("Computed with " + ", ".join(f"{k} {x}" for k, x in v.items())
+            + f"; numpy's vectorised math on {simd} (the CPU's instruction set: see below).")
+
+
 def case_pair(case: dict, **extra):
     """The synthetic pair of a :func:`cases` case, every nuisance on; ``extra`` goes to
     ``make_pair`` (``decoys=2``, ``craters=2``)."""
@@ -362,11 +373,17 @@ def main():
              f"{time.strftime('%Y-%m-%d')} (2-core machine). Synthetic scenes from `airdiff.synth`, "
              "all nuisances, moderate misregistration; GSD cycles through 0.3/0.5/0.7/1.0 m. "
              "A prediction matches a truth change of the same class within 10 m (and, for moved, "
-             "its `from` position within 10 m too).", "",
+             "its `from` position within 10 m too). " + libraries(), "",
              "The *moved (from any vacated stand)* rows score moved aircraft on where they went and "
              "on having left *a* stand that a moved aircraft left, not necessarily their own: "
              "identical airframes of one paint swap places without any trace in the images (the "
              "change's `note` says so). False changes per scene count the strict classes only.", "",
+             "The scenes are drawn with numpy's vectorised math, whose last bits depend on the "
+             "instruction set numpy uses on the CPU: between an AVX-512 and an AVX2 machine, 0.001-0.01 % "
+             "of the values of a scene differ by 1-3 levels (strike-s1), enough to flip an object near a threshold "
+             "and which of two look-alike origins a move is given, so counts move by an object or "
+             "two per set between machines (`detection-machine-notes.md` below gives both). Compare "
+             "results of one machine only.", "",
              "Two sets of scenes: the **development** scenes (random seeds 0-11, strike-s0, "
              "static-s1) are those the detector's and the classifier's thresholds were set on; the "
              "**held-out** scenes (random seeds 12-19, strike-s1 at 0.7 m, static-s2 at 0.3 m) were "
@@ -446,9 +463,10 @@ def main():
     lines += ["", "## Held-out scenes", ""]
     lines += report(held, "###")
     lines += run_real(Path(args.real), args.quick, args.real_figure)
-    notes = HERE / "results" / "detection-real-notes.md"
-    if notes.exists():  # what a person saw on the real images, kept by hand
-        lines += ["", notes.read_text().strip()]
+    for name in ("detection-real-notes.md", "detection-machine-notes.md"):
+        notes = HERE / "results" / name
+        if notes.exists():  # kept by hand: what a person saw on the real images, other machines' runs
+            lines += ["", notes.read_text().strip()]
     md = "\n".join(lines) + "\n"
     (RESULTS / "detection.md").write_text(md)
     print(md)
