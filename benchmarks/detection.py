@@ -457,6 +457,9 @@ def main():
              "crater (`changed`), not an aircraft change, after craters were added to the generator "
              "(`benchmarks/craters.py`); its shadow condition was added after looking at the two true "
              "changes roundness alone took for craters on held-out random-s15 and -s18. "
+             "Later that day, a move came to need one end on a surface of the airfield (where its "
+             "surfaces are known), after looking at a false move between two hangars' shadowed walls "
+             "on held-out strike-s1, both ends on no surface (on an AVX-512 machine only: see below). "
              "All were compared on both sets.", "",
              "## Development scenes", ""]
     lines += report(dev, "###")

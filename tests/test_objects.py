@@ -329,6 +329,22 @@ def test_an_aircraft_new_on_a_parking_surface_is_an_arrival_not_a_move():
         assert moved_pairs([plane(0)], [plane(300)], [surface], 1.0)[0] == [(0, 0)]
 
 
+def test_a_move_needs_one_end_on_a_known_surface():
+    """Two alike objects, both off every surface of a known airfield (the shadows along two
+    buildings' walls), are no move; with one end on the pavement they are, and where the
+    surfaces are not known (``from_surface`` not given) nothing is ruled out."""
+    from airdiff.objects.classify import moved_pairs
+
+    def plane(x):
+        return Aircraft(box(x, 0, x + 40, 45), 45.0, 40.0, float("nan"), 0.9, "large",
+                        features={"mean_rgb": (0.85, 0.86, 0.87)})
+
+    assert moved_pairs([plane(0)], [plane(300)], [None], 1.0, from_surface=[None])[0] == []
+    assert moved_pairs([plane(0)], [plane(300)], [None], 1.0, from_surface=["apron"])[0] == [(0, 0)]
+    assert moved_pairs([plane(0)], [plane(300)], ["taxiway"], 1.0, from_surface=[None])[0] == [(0, 0)]
+    assert moved_pairs([plane(0)], [plane(300)], [None], 1.0)[0] == [(0, 0)]
+
+
 def test_a_departure_and_an_arrival_on_stands_are_not_called_a_move():
     """Seed 15 takes a transport off one stand and brings one like it onto another, 55 m
     away (and three fighters off theirs, which are not found yet). Both are reported (appeared, disappeared) at their stands, and each says that one

@@ -408,7 +408,7 @@ def compare_tiled(
 
     moved = [c for c in aircraft if c.cls == "moved"]
     rest = _dedupe(moved, [c for c in aircraft if c.cls in ("appeared", "disappeared")], k)
-    rest = _pair_across_tiles(rest, tile_of, craft_of, k)
+    rest = _pair_across_tiles(rest, tile_of, craft_of, k, surfaces_known=bool(aeroways.features))
     rest = [c for c in rest if c.cls == "moved" or c.score >= _MIN_SCORE]
     moved = [_whole_origin(c, found_b) for c in moved]
     aircraft = [c for c in aircraft if c.cls not in ("appeared", "disappeared", "moved")]
@@ -465,12 +465,14 @@ def _whole_origin(ch: Change, found_b: list[Aircraft]) -> Change:
     return ch.replace(from_geometry=best.placed)
 
 
-def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: float) -> list[Change]:
+def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: float, *,
+                       surfaces_known: bool = True) -> list[Change]:
     """Pair a disappeared and an appeared aircraft of different tiles into one move.
 
     The ends of a move longer than the overlap can fall into different tiles; each tile then
     reports half of it. They are paired with the object stage's own matching (size, shape,
     paint), restricted to ends of different tiles (one tile already judged its own pairs).
+    ``surfaces_known``: the airfield's surfaces are known, so a move needs one end on one.
     """
     from .objects.classify import decoy_note, lookalike_notes, moved_pairs, origin_note
 
@@ -479,7 +481,8 @@ def _pair_across_tiles(changes: list[Change], tile_of: dict, craft_of: dict, k: 
     if not gone or not new:
         return changes
     pairs, cost, rivals = moved_pairs([craft_of[id(c)] for c in gone], [craft_of[id(c)] for c in new],
-                                       [c.surface for c in new], k)
+                                       [c.surface for c in new], k,
+                                       from_surface=[c.from_surface for c in gone] if surfaces_known else None)
     used = set()
     out = []
     for i, j in pairs:

@@ -412,7 +412,7 @@ PARKING = ("stand", "apron")
 
 
 def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surface, k: float, *,
-                parking: Sequence[str] = PARKING):
+                parking: Sequence[str] = PARKING, from_surface=None):
     """Pairs (i, j) of a vanished BEFORE aircraft and a new AFTER aircraft of the same type.
 
     Shared by the in-memory and the tiled object stages, so both pair moves alike.
@@ -432,6 +432,11 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
     parking : sequence of str
         Surfaces a move cannot end on (default :data:`PARKING`); ``()`` pairs look-alikes
         wherever they are.
+    from_surface : sequence of str or None, optional
+        The surface each vanished aircraft was on, given where the airfield's surfaces are
+        known. A pair with neither end on a known surface is then never made: aircraft move
+        on the airfield's pavement, and two objects off it (the shadows along two buildings'
+        walls, which change with the sun) are no move.
 
     Returns
     -------
@@ -462,6 +467,8 @@ def moved_pairs(vanished: Sequence[Aircraft], new: Sequence[Aircraft], new_surfa
         cb = np.asarray(b.features.get("mean_rgb", ()), float)
         for j, a in enumerate(new):
             if new_surface[j] in parking:
+                continue
+            if from_surface is not None and from_surface[i] is None and new_surface[j] is None:
                 continue
             da = dims_new[j]
             # the smaller dimension counts less: a light airframe's wings on light concrete
@@ -832,15 +839,19 @@ def find_changes(
     veiled = [b for b in veiled_b if b.score >= min_score and not only_shadow(b, ac_b_all)]
     veiled += [a for a in veiled_a if a.score >= min_score and not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
-    # 5. moved
-    mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k)
+    # 5. moved (on the airfield's pavement, where its surfaces are known)
+    def surfaces(found: Sequence[Aircraft]):
+        return [aeroways.surface_at(b.footprint) for b in found] if aeroways.features else None
+
+    mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k, from_surface=surfaces(vanished))
     mv_b = {i for i, _ in mpairs}
     mv_a = {j for _, j in mpairs}
     moves = [(vanished[i], new[j], j, mcost[(i, j)], 1.0, mrivals[(i, j)]) for i, j in mpairs]
     # new aircraft left over may come from a stand the AFTER cloud hides (lower score)
     left = [j for j in range(len(new)) if j not in mv_a]
     if left and ac_b_hidden:
-        hp, hcost, hrivals = moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k)
+        hp, hcost, hrivals = moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k,
+                                         from_surface=surfaces(ac_b_hidden))
         for i, jj in hp:
             moves.append((ac_b_hidden[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7, hrivals[(i, jj)]))
             mv_a.add(left[jj])
