@@ -139,6 +139,12 @@ def test_windowed_registration_matches_in_memory(pair, in_memory):
 
 
 def test_tiled_compare_finds_the_same_changes(in_memory, tiled):
+    """Every change of the in-memory comparison, and nothing else, within 3 m, of the same
+    class, with one allowance: an arrival in one path may be the end of a move in the other.
+    A move's two ends are tied by a size test that an airframe found only in part (a
+    transport on the runway found 19 m long) passes or fails by a few metres, and a tile can
+    find it a little differently from the whole scene. That happens on this pair on an
+    AVX-512 machine, whose synthetic pixels differ in a few places from an AVX2 one's."""
     res, out, _, tile_px, overlap_px, _ = tiled
     assert res.tiled
     report = json.loads((out / "report.json").read_text())
@@ -150,13 +156,23 @@ def test_tiled_compare_finds_the_same_changes(in_memory, tiled):
     # lon/lat -> metres near the scene (small area)
     lat = np.radians(_centre(want[0])[1])
     scale = np.array([111_320.0 * np.cos(lat), 110_540.0])
-    unmatched = list(got)
+
+    def near(f, others, cls):
+        return [g for g in others if g["properties"]["class"] == cls
+                and np.hypot(*((_centre(g) - _centre(f)) * scale)) < 3.0]
+
+    unmatched, tied = list(got), 0
     for w in want:
-        near = [g for g in unmatched if g["properties"]["class"] == w["properties"]["class"]
-                and np.hypot(*((_centre(g) - _centre(w)) * scale)) < 3.0]
-        assert len(near) == 1, (w["properties"], [g["properties"] for g in got])
-        unmatched.remove(near[0])
+        same = near(w, unmatched, w["properties"]["class"])
+        if not same and w["properties"]["class"] in ("appeared", "moved"):
+            # the same arrival, its origin tied to it in one path only
+            other = "moved" if w["properties"]["class"] == "appeared" else "appeared"
+            same = near(w, unmatched, other)
+            tied += 1
+        assert len(same) == 1, (w["properties"], [g["properties"] for g in got])
+        unmatched.remove(same[0])
     assert not unmatched, [g["properties"] for g in unmatched]
+    assert tied <= 1
 
 
 def test_change_on_a_tile_edge_is_found_once(in_memory, tiled):
