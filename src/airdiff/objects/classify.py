@@ -839,29 +839,31 @@ def find_changes(
     veiled = [b for b in veiled_b if b.score >= min_score and not only_shadow(b, ac_b_all)]
     veiled += [a for a in veiled_a if a.score >= min_score and not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
+    old_surface = [aeroways.surface_at(b.footprint) for b in vanished]
     # 5. moved (on the airfield's pavement, where its surfaces are known)
-    def surfaces(found: Sequence[Aircraft]):
-        return [aeroways.surface_at(b.footprint) for b in found] if aeroways.features else None
-
-    mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k, from_surface=surfaces(vanished))
+    known = bool(aeroways.features)
+    mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k,
+                                         from_surface=old_surface if known else None)
     mv_b = {i for i, _ in mpairs}
     mv_a = {j for _, j in mpairs}
-    moves = [(vanished[i], new[j], j, mcost[(i, j)], 1.0, mrivals[(i, j)]) for i, j in mpairs]
+    moves = [(vanished[i], old_surface[i], new[j], j, mcost[(i, j)], 1.0, mrivals[(i, j)]) for i, j in mpairs]
     # new aircraft left over may come from a stand the AFTER cloud hides (lower score)
     left = [j for j in range(len(new)) if j not in mv_a]
     if left and ac_b_hidden:
+        hidden_surface = [aeroways.surface_at(b.footprint) for b in ac_b_hidden]
         hp, hcost, hrivals = moved_pairs(ac_b_hidden, [new[j] for j in left], [new_surface[j] for j in left], k,
-                                         from_surface=surfaces(ac_b_hidden))
+                                         from_surface=hidden_surface if known else None)
         for i, jj in hp:
-            moves.append((ac_b_hidden[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7, hrivals[(i, jj)]))
+            moves.append((ac_b_hidden[i], hidden_surface[i], new[left[jj]], left[jj], hcost[(i, jj)], 0.7,
+                          hrivals[(i, jj)]))
             mv_a.add(left[jj])
-    for b, a, j, cost, factor, rivals in moves:
+    for b, b_surface, a, j, cost, factor, rivals in moves:
         score = float(np.clip(factor * 0.5 * (a.score + b.score) * (1.0 - 0.5 * cost), 0, 1))
         note = "" if factor == 1.0 else "came from a stand hidden by cloud in AFTER"
         flag = decoy_note(id(a) in decoy or id(b) in decoy, note, origin_note(rivals))
         changes.append(dict(cls="moved", score=score, geometry=a.placed,
                             from_geometry=b.placed,
-                            surface=new_surface[j], from_surface=aeroways.surface_at(b.footprint),
+                            surface=new_surface[j], from_surface=b_surface,
                             size_class=a.size_class, length_m=max(a.length_m, a.span_m),
                             from_alternatives=int(rivals), **flag))
     # an arrival on a stand may be an aircraft moved there from another stand: say so where
@@ -875,7 +877,7 @@ def find_changes(
     for n, i in enumerate(left_b):
         b = vanished[i]
         changes.append(dict(cls="disappeared", score=b.score, geometry=b.placed,
-                            from_surface=aeroways.surface_at(b.footprint), size_class=b.size_class,
+                            from_surface=old_surface[i], size_class=b.size_class,
                             length_m=max(b.length_m, b.span_m), **decoy_note(id(b) in decoy, notes_b.get(n, ""))))
     for n, j in enumerate(left_a):
         a = new[j]
