@@ -20,6 +20,11 @@ sampled at its *true* ground position, for AFTER through the same function that
 :meth:`Truth.after_px_to_before_px` evaluates. Geometries in :class:`Truth` are in BEFORE
 map coordinates.
 
+The same seed gives the same pixels on every machine: the rasters are drawn in float32,
+but exponentials, logarithms, powers and angles over whole rasters are taken in float64
+(numpy's float32 loops for them differ in their last bits from one instruction set to
+another, e.g. AVX2 and AVX-512, enough to move a pixel by a level now and then).
+
 >>> from airdiff.synth import make_pair
 >>> pair = make_pair(seed=1, scenario="random", shape=(400, 400), nuisances="none")
 >>> pair.before.shape, pair.after.shape
@@ -600,8 +605,8 @@ def _bspline_matrix(n_out: int, cell: float, phase: float):
     t = (np.arange(n_out) + 0.5) / cell + phase
     i = np.floor(t).astype(np.int64)
     f = (t - i).astype(np.float32)
-    f2, f3 = f * f, f * f * f
-    w = np.stack([(1 - f) ** 3 / 6, (3 * f3 - 6 * f2 + 4) / 6, (-3 * f3 + 3 * f2 + 3 * f + 1) / 6, f3 / 6], 1)
+    f2, f3, g = f * f, f * f * f, 1 - f
+    w = np.stack([g * g * g / 6, (3 * f3 - 6 * f2 + 4) / 6, (-3 * f3 + 3 * f2 + 3 * f + 1) / 6, f3 / 6], 1)
     i = i - i.min()
     cols = (i[:, None] + np.arange(4)[None, :]).ravel()
     rows = np.repeat(np.arange(n_out), 4)
@@ -1038,13 +1043,15 @@ def _draw_scorch(canvas, cg: _CG, sc):
         return
     sl, px, py = win
     h = math.radians(sc["heading"])
-    dx = (px - sc["x"]).astype(np.float32)[None, :]
-    dy = (py - sc["y"]).astype(np.float32)[:, None]
-    a = dx * np.float32(math.sin(h)) + dy * np.float32(math.cos(h))
-    b = dx * np.float32(math.cos(h)) - dy * np.float32(math.sin(h))
-    ang = np.arctan2(a / ra, b / rb)
+    dx = (px - sc["x"]).astype(np.float64)[None, :]
+    dy = (py - sc["y"]).astype(np.float64)[:, None]
+    a = dx * math.sin(h) + dy * math.cos(h)
+    b = dx * math.cos(h) - dy * math.sin(h)
+    ang = np.arctan2(a / ra, b / rb)  # float64 throughout: see the module's notes
     rho = np.hypot(a / ra, b / rb)
-    rr = 1 + sum(amp * np.cos(k * ang + ph) for k, amp, ph in sc["harm"])
+    rr = (1 + sum(amp * np.cos(k * ang + ph) for k, amp, ph in sc["harm"])).astype(np.float32)
+    rho = rho.astype(np.float32)
+    del a, b, ang
     rng = np.random.default_rng(sc["seed"])
     n = _noise(rng, rho.shape, 2.0 / cg.res) * 0.6 + _noise(rng, rho.shape, 0.7 / cg.res) * 0.4
     t = (rr - rho) / 0.45 + 0.25 * n
@@ -1163,12 +1170,12 @@ class _Cloud:
 
     def alpha(self, px, py, noise=None):
         c, s = math.cos(self.rot), math.sin(self.rot)
-        dx = (px - self.x).astype(np.float32)[None, :]
-        dy = (py - self.y).astype(np.float32)[:, None]
-        p = (dx * np.float32(c) + dy * np.float32(s)) / np.float32(self.rx)
-        q = (-dx * np.float32(s) + dy * np.float32(c)) / np.float32(self.ry)
-        rho = np.hypot(p, q)
-        t = (self.radius(np.arctan2(q, p)) - rho) / self.soft
+        dx = (px - self.x).astype(np.float64)[None, :]
+        dy = (py - self.y).astype(np.float64)[:, None]
+        p = (dx * c + dy * s) / self.rx
+        q = (-dx * s + dy * c) / self.ry
+        rho = np.hypot(p, q)  # float64 throughout: see the module's notes
+        t = ((self.radius(np.arctan2(q, p)) - rho) / self.soft).astype(np.float32)
         if noise is not None:  # a ragged, billowy edge; the core stays opaque
             t = np.where(t > 0, t + 0.5 * np.clip(noise, -1, 1) - 0.25, 0)
         return _smoothstep(t).astype(np.float32)
@@ -1250,7 +1257,7 @@ def _static_layers(cg: _CG, lay: _Layout, rng, C: int) -> dict:
     if lay.rubber is not None:  # tyre rubber along the runway centre line, touchdown zone
         u0, u1, vr, sig = lay.rubber
         rub = _smoothstep((u - u0) / 80.0) * _smoothstep((u1 - u) / 200.0)
-        rub *= np.exp(-0.5 * ((v - vr) / sig) ** 2) * np.clip(0.7 + 0.3 * weather, 0, 1.2)
+        rub *= np.exp(-0.5 * ((v.astype(np.float64) - vr) / sig) ** 2).astype(np.float32) * np.clip(0.7 + 0.3 * weather, 0, 1.2)
     del u, v
     tex_asp = 1 + 0.07 * weather + 0.05 * grain
 
@@ -1362,7 +1369,7 @@ def true_transfer(meta: dict, pixels: np.ndarray) -> np.ndarray:
     out = np.empty(pixels.shape, np.float32)
     for c in range(pixels.shape[0]):
         k = min(c, 3)
-        d = (pixels[c] - a["haze"] * _HAZE_TINT[k]) / ((1 - a["haze"]) * a["gain"] * a["balance"][k])
+        d = (pixels[c].astype(np.float64) - a["haze"] * _HAZE_TINT[k]) / ((1 - a["haze"]) * a["gain"] * a["balance"][k])
         d = np.clip(d, 0, 1) ** (1.0 / a["gamma"])
         out[c] = (d ** b["gamma"] * b["gain"] * b["balance"][k]) * (1 - b["haze"]) + b["haze"] * _HAZE_TINT[k]
     return out
@@ -1387,11 +1394,12 @@ def paved_pixels(truth: Truth, aligned) -> np.ndarray:
 
 def _sensor(img, valid, date: dict, *, bands: int, dtype: str, rng) -> np.ndarray:
     """Display stretch, radiometric differences, noise, quantisation and JPEG."""
-    d = np.clip(img / np.float32(0.92), 0, None) ** np.float32(0.78)
+    # float64: a power of every pixel (see the module's notes)
+    d = np.clip(img.astype(np.float64) / 0.92, 0, None) ** 0.78
     gain, gamma, bal, haze = date["gain"], date["gamma"], date["balance"], date["haze"]
     for c in range(d.shape[0]):
-        d[c] = np.clip(d[c], 0, 1) ** np.float32(gamma) * np.float32(gain * bal[min(c, 3)])
-        d[c] = d[c] * np.float32(1 - haze) + np.float32(haze * _HAZE_TINT[min(c, 3)])
+        d[c] = np.clip(d[c], 0, 1) ** gamma * (gain * bal[min(c, 3)])
+        d[c] = d[c] * (1 - haze) + haze * _HAZE_TINT[min(c, 3)]
     if date["noise"] > 0:
         d += (date["noise"] * (0.4 + np.sqrt(np.clip(d, 0, 1)))
               * rng.standard_normal(d.shape, dtype=np.float32))
