@@ -378,12 +378,11 @@ def main():
              "on having left *a* stand that a moved aircraft left, not necessarily their own: "
              "identical airframes of one paint swap places without any trace in the images (the "
              "change's `note` says so). False changes per scene count the strict classes only.", "",
-             "The scenes are drawn with numpy's vectorised math, whose last bits depend on the "
-             "instruction set numpy uses on the CPU: between an AVX-512 and an AVX2 machine, 0.001-0.01 % "
-             "of the values of a scene differ by 1-3 levels (strike-s1), enough to flip an object near a threshold "
-             "and which of two look-alike origins a move is given, so counts move by an object or "
-             "two per set between machines (`detection-machine-notes.md` below gives both). Compare "
-             "results of one machine only.", "",
+             "The scenes are the same pixel for pixel on every instruction set (AVX2, AVX-512: "
+             "the generator takes its exponentials, powers and angles in float64; a test checks "
+             "it). airdiff's own float32 math may still differ in its last bits between instruction "
+             "sets; `detection-machine-notes.md` below compares a run with numpy's AVX-512 loops "
+             "turned off. Compare results of one machine only.", "",
              "Two sets of scenes: the **development** scenes (random seeds 0-11, strike-s0, "
              "static-s1) are those the detector's and the classifier's thresholds were set on; the "
              "**held-out** scenes (random seeds 12-19, strike-s1 at 0.7 m, static-s2 at 0.3 m) were "
@@ -459,7 +458,8 @@ def main():
              "changes roundness alone took for craters on held-out random-s15 and -s18. "
              "Later that day, a move came to need one end on a surface of the airfield (where its "
              "surfaces are known), after looking at a false move between two hangars' shadowed walls "
-             "on held-out strike-s1, both ends on no surface (on an AVX-512 machine only: see below). "
+             "on held-out strike-s1, both ends on no surface (found on AVX-512 only, before the scenes "
+             "became the same on every instruction set: see below). "
              "All were compared on both sets.", "",
              "## Development scenes", ""]
     lines += report(dev, "###")
