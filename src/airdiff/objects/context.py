@@ -56,8 +56,21 @@ def _grey_smooth(scene: Scene):
     if vis.shape[0] >= 3:
         grey = ndi.uniform_filter(saturation(vis), win) < 0.14
     else:
-        grey = smooth  # no colour: smoothness is all there is to go on
+        # no colour: smoothness alone took grass for pavement and the whole scene for apron
+        grey = _bright_class(m, valid) if valid.any() else smooth
     return grey & valid, smooth & valid, step
+
+
+def _bright_class(lum: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Cells in the brighter of two classes of brightness (Otsu's threshold): without colour,
+    the concrete of aprons and runways against grass and soil.
+
+    A dark asphalt surface falls with the grass, and in a scene that is nearly all pavement
+    the split falls within it; an aeroway layer settles both.
+    """
+    from skimage.filters import threshold_otsu
+
+    return lum > threshold_otsu(lum[valid])
 
 
 def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
