@@ -143,8 +143,9 @@ def test_tiled_compare_finds_the_same_changes(in_memory, tiled):
     class, with one allowance: an arrival in one path may be the end of a move in the other.
     A move's two ends are tied by a size test that an airframe found only in part (a
     transport on the runway found 19 m long) passes or fails by a few metres, and a tile can
-    find it a little differently from the whole scene. That happens on this pair on an
-    AVX-512 machine, whose synthetic pixels differ in a few places from an AVX2 one's."""
+    find it a little differently from the whole scene. That happened on this pair as an
+    AVX-512 machine drew it before the generator's pixels were the same on every
+    instruction set."""
     res, out, _, tile_px, overlap_px, _ = tiled
     assert res.tiled
     report = json.loads((out / "report.json").read_text())
