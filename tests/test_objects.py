@@ -399,6 +399,31 @@ def test_aircraft_on_a_narrow_taxiway_at_1m_is_on_paved_ground():
     assert not near[200:560, 100].any() and not near[200:560, 500].any()  # the grass either side
 
 
+def test_without_colour_dark_asphalt_is_still_paved_for_the_search():
+    """On one band, the aeroway labels take the brighter brightness class for pavement, but
+    the search for aircraft must not: a dark asphalt apron, with what stands on it, would be
+    left out without a word. Both smooth surfaces, bright and dark, stay paved for it; the
+    textured grass does not."""
+    from airdiff.grid import Grid
+    from airdiff.objects.context import paved_mask
+    from airdiff.scene import Scene
+
+    rng = np.random.default_rng(5)
+    n = 600
+    img = 0.35 + rng.normal(0, 0.2, (1, n, n)).astype(np.float32)  # grass, textured
+    img[0, 60:180, 40:560] = 0.70 + rng.normal(0, 0.01, (120, 520))  # concrete
+    img[0, 300:520, 100:500] = 0.12 + rng.normal(0, 0.01, (220, 400))  # asphalt
+    scene = Scene(np.clip(img, 0, 1).astype(np.float32), Grid.pixel_frame((n, n), gsd=1.0))
+    paved, step = paved_mask(scene)
+
+    def share(rows, cols):
+        return paved[rows.start // step: rows.stop // step, cols.start // step: cols.stop // step].mean()
+
+    assert share(slice(80, 160), slice(60, 540)) > 0.9  # concrete
+    assert share(slice(320, 500), slice(120, 480)) > 0.9  # asphalt
+    assert share(slice(220, 280), slice(0, n)) < 0.1  # grass between them
+
+
 @pytest.mark.parametrize("shape", [(300, 257), (7, 7), (5, 4), (1, 9), (13, 2)])
 @pytest.mark.parametrize("r", [1.0, 2.5, 6.0, 6.67])
 def test_disk_extremes_equal_ndimage_filters_with_a_disk(shape, r):

@@ -42,8 +42,12 @@ def _coarse(scene: Scene) -> tuple[np.ndarray, int]:
     return g, step
 
 
-def _grey_smooth(scene: Scene):
-    """Coarse (~2 m) masks of grey (unsaturated) and smooth cells, and of valid cells."""
+def _grey_smooth(scene: Scene, *, by_brightness: bool = True):
+    """Coarse (~2 m) masks of grey (unsaturated) and smooth cells, and of valid cells.
+
+    Without colour, "grey" is the brighter class of brightness (``by_brightness``) or, for
+    a mask that must not miss a dark asphalt surface, every smooth cell.
+    """
     g, step = _coarse(scene)
     valid = ndi.binary_erosion(scene.valid[: g.shape[1] * step: step, : g.shape[2] * step: step])
     vis = g[: min(3, g.shape[0])]
@@ -57,7 +61,7 @@ def _grey_smooth(scene: Scene):
         grey = ndi.uniform_filter(saturation(vis), win) < 0.14
     else:
         # no colour: smoothness alone took grass for pavement and the whole scene for apron
-        grey = _bright_class(m, valid) if valid.any() else smooth
+        grey = _bright_class(m, valid) if valid.any() and by_brightness else smooth
     return grey & valid, smooth & valid, step
 
 
@@ -76,13 +80,16 @@ def _bright_class(lum: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
     """Paved surfaces on a coarse (~2 m) grid.
 
+    Without colour, every smooth cell: the search for aircraft keeps to this mask, and
+    brightness alone would leave out a dark asphalt apron and whatever stands on it.
+
     Returns
     -------
     mask : ndarray of bool, shape (rows // step, cols // step)
     step : int
         Pixels of ``scene`` per coarse cell.
     """
-    grey, smooth, step = _grey_smooth(scene)
+    grey, smooth, step = _grey_smooth(scene, by_brightness=False)
     return _paved(grey, smooth), step
 
 
