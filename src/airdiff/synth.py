@@ -20,7 +20,8 @@ sampled at its *true* ground position, for AFTER through the same function that
 :meth:`Truth.after_px_to_before_px` evaluates. Geometries in :class:`Truth` are in BEFORE
 map coordinates.
 
-The same seed gives the same pixels on every machine: the rasters are drawn in float32,
+The same seed gives the same pixels on every instruction set (with the same versions of
+numpy, scipy, Pillow and rasterio): the rasters are drawn in float32,
 but exponentials, logarithms, powers and angles over whole rasters are taken in float64
 (numpy's float32 loops for them differ in their last bits from one instruction set to
 another, e.g. AVX2 and AVX-512, enough to move a pixel by a level now and then).
