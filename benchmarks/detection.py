@@ -466,19 +466,9 @@ def main():
              "surfaces are known), after looking at a false move between two hangars' shadowed walls "
              "on held-out strike-s1, both ends on no surface (found on AVX-512 only, before the scenes "
              "became the same on every instruction set: see below). "
-             "All were compared on both sets.", "",
-             "## Development scenes", ""]
-    lines += report(dev, "###")
-    lines += ["", "## Held-out scenes", ""]
-    lines += report(held, "###")
-    lines += run_real(Path(args.real), args.quick, args.real_figure)
-    for name in ("detection-real-notes.md", "detection-machine-notes.md"):
-        notes = HERE / "results" / name
-        if notes.exists():  # kept by hand: what a person saw on the real images, other machines' runs
-            lines += ["", notes.read_text().strip()]
-    md = "\n".join(lines) + "\n"
-    (RESULTS / "detection.md").write_text(md)
-    print(md)
+             "All were compared on both sets.", ""]
+    lines += splits(dev, held) + run_real(Path(args.real), args.quick, args.real_figure)
+    write("detection.md", lines, ("detection-real-notes.md", "detection-machine-notes.md"))
 
 
 def one_band(dev, held, quick: bool):
@@ -488,16 +478,24 @@ def one_band(dev, held, quick: bool):
              f"{time.strftime('%Y-%m-%d')} (2-core machine). The scenes of "
              "[detection.md](detection.md), same seeds, GSDs, nuisances and scoring, drawn with one "
              "band (the mean of red, green and blue, as a panchromatic sensor sees them, 8-bit): no "
-             "colour to tell concrete from grass or paint from paint. " + libraries(), "",
-             "## Development scenes", ""]
-    lines += report(dev, "###")
-    lines += ["", "## Held-out scenes", ""]
-    lines += report(held, "###")
-    notes = HERE / "results" / "detection-1band-notes.md"
-    if notes.exists():  # kept by hand
-        lines += ["", notes.read_text().strip()]
+             "colour to tell concrete from grass or paint from paint. " + libraries(), ""]
+    write("detection-1band.md", lines + splits(dev, held), ("detection-1band-notes.md",))
+
+
+def splits(dev, held) -> list[str]:
+    """The development and held-out sections of a results page."""
+    return ["## Development scenes", "", *report(dev, "###"), "", "## Held-out scenes", "", *report(held, "###")]
+
+
+def write(name: str, lines: list[str], notes: tuple[str, ...]):
+    """Write (and print) results/``name``, with the hand-kept ``notes`` files that exist (what a
+    person saw on the real images, other machines' runs) after it."""
+    for note in notes:
+        path = RESULTS / note
+        if path.exists():
+            lines = [*lines, "", path.read_text().strip()]
     md = "\n".join(lines) + "\n"
-    (RESULTS / "detection-1band.md").write_text(md)
+    (RESULTS / name).write_text(md)
     print(md)
 
 

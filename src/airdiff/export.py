@@ -264,16 +264,24 @@ def versions() -> dict:
     }
 
 
-def _numpy_simd() -> str:
-    """The highest instruction set numpy dispatches its vectorised loops to here."""
+def numpy_dispatch_targets() -> list[str] | None:
+    """The instruction sets numpy dispatches its vectorised loops to on this CPU, lowest
+    first (``[]``: its baseline only; None: a numpy whose layout this does not know)."""
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
     except ImportError:
         try:  # numpy 1.x
             from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-        except ImportError:  # a layout this does not know
-            return "unknown"
-    found = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+        except ImportError:
+            return None
+    return [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+
+
+def _numpy_simd() -> str:
+    """The highest instruction set numpy dispatches its vectorised loops to here."""
+    found = numpy_dispatch_targets()
+    if found is None:
+        return "unknown"
     return found[-1] if found else "baseline"
 
 
