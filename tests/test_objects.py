@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from shapely.geometry import box
@@ -422,6 +424,53 @@ def test_without_colour_dark_asphalt_is_still_paved_for_the_search():
     assert share(slice(80, 160), slice(60, 540)) > 0.9  # concrete
     assert share(slice(320, 500), slice(120, 480)) > 0.9  # asphalt
     assert share(slice(220, 280), slice(0, n)) < 0.1  # grass between them
+
+
+def test_without_colour_an_object_new_off_the_paving_is_no_aircraft_change():
+    """On one band the surfaces are told by brightness alone, and grass and soil that changed
+    with the season pass for objects off them (the one-band detection benchmark: moves ending
+    on the grass, burns on it). The largest airframe of a static scene, copied into AFTER
+    onto the apron and onto the grass 60 m from any pavement: the first is an arrival, the
+    second a change worth a look, with a note that says why it is not called an aircraft."""
+    from rasterio import features
+    from shapely.geometry import Point
+
+    from airdiff.objects.classify import OFF_PAVING_NEW_NOTE
+
+    pair = synth.make_pair(1, scenario="static", gsd=0.5, misregistration="none", nuisances="all", bands=1)
+    t, g = pair.truth, pair.before.grid
+    paved = unary_union([geom for _, geom in t.aeroways])
+    apron = unary_union([geom for k, geom in t.aeroways if k == "apron"])
+    parked = unary_union([a.footprint for a in t.aircraft_before]).buffer(25.0)
+    inside = g.footprint().buffer(-60.0)
+
+    def first_spot(ok):
+        x0, y0, x1, y1 = inside.bounds
+        for x in np.linspace(x0, x1, 60):
+            for y in np.linspace(y0, y1, 60):
+                if inside.contains(Point(x, y)) and ok(Point(x, y)):
+                    return float(x), float(y)
+        raise AssertionError("no spot")
+
+    grass = first_spot(lambda p: p.distance(paved) > 60.0)
+    on_apron = first_spot(lambda p: apron.contains(p.buffer(35.0)) and not parked.intersects(p.buffer(35.0)))
+    plane = max(t.aircraft_before, key=lambda a: a.footprint.area).footprint
+    rr, cc = np.nonzero(features.rasterize([plane], out_shape=pair.before.shape, transform=g.transform))
+    after = pair.after.pixels.copy()
+    for x, y in (grass, on_apron):
+        dr = int(round((plane.centroid.y - y) / g.res[1]))  # rows run south
+        dc = int(round((x - plane.centroid.x) / g.res[0]))
+        after[:, rr + dr, cc + dc] = pair.before.pixels[:, rr, cc]
+    res, _ = _run(dataclasses.replace(pair, after=pair.after.replace(pixels=after)))
+
+    def near(xy, r):
+        return [c for c in res.changes if np.hypot(c.centroid[0] - xy[0], c.centroid[1] - xy[1]) <= r]
+
+    assert [(c.cls, c.surface) for c in near(on_apron, 8.0)] == [("appeared", "apron")], summarise(res.changes)
+    assert [c.cls for c in near(grass, 30.0) if c.cls in AIRCRAFT] == [], summarise(res.changes)
+    assert [c.note for c in near(grass, 8.0)] == [OFF_PAVING_NEW_NOTE], summarise(res.changes)
+    # nothing is called an aircraft change off the surfaces found
+    assert all(c.surface is not None for c in res.changes if c.cls in AIRCRAFT)
 
 
 @pytest.mark.parametrize("shape", [(300, 257), (7, 7), (5, 4), (1, 9), (13, 2)])

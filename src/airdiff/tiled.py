@@ -44,6 +44,7 @@ from ._threads import ordered_map
 from .change import ChangeMap
 from .errors import AlignmentError, InputError
 from .grid import Grid
+from .objects.classify import OFF_PAVING_NOTES
 from .objects.detect import cell_px
 from .objects.model import Aeroways, Aircraft, Change
 from .register.model import Registration
@@ -411,7 +412,9 @@ def compare_tiled(
     rest = _pair_across_tiles(rest, tile_of, craft_of, k, surfaces_known=bool(aeroways.features))
     rest = [c for c in rest if c.cls == "moved" or c.score >= _MIN_SCORE]
     moved = [_whole_origin(c, found_b) for c in moved]
-    aircraft = [c for c in aircraft if c.cls not in ("appeared", "disappeared", "moved")]
+    # what a tile kept for pairing (min_score=0) and set aside as off the paving found
+    aircraft = [c for c in aircraft if c.cls not in ("appeared", "disappeared", "moved")
+                and not (c.note in OFF_PAVING_NOTES and c.score < _MIN_SCORE)]
     aircraft += moved + rest
     aircraft.sort(key=lambda c: (_AIRCRAFT_ORDER.get(c.cls, 9), -c.score))
     obscured_changes = _merge_obscured(obscured, min_area=500.0 * k * k)

@@ -11,7 +11,9 @@ Steps of :func:`find_changes`:
 4. the rest must show real pixel change (so a detector miss in one date is not a change):
    BEFORE aircraft that vanished and AFTER aircraft that are new; of them, those round and
    flat (:func:`roundness`, no shadow beside them) are no aircraft but **changed**: a crater
-   blown in the pavement, or filled in;
+   blown in the pavement, or filled in; on one band, where the surfaces were segmented by
+   brightness alone, so are those (and burns) off every surface found: grass and soil that
+   changed with the season pass for objects there;
 5. **moved**: vanished and new aircraft paired by size, shape and paint (Hungarian
    assignment); the remainder are **disappeared** and **appeared**;
 6. **obscured**: cloud, cloud shadow and no-data areas.
@@ -612,6 +614,9 @@ def find_changes(
     if aeroways is None:
         aeroways = segment_aeroways(before)
     judged = cm.judged
+    # without colour, the surfaces were told by brightness alone: off them lie grass and soil
+    # that changed with the season (and a dark asphalt surface, which cannot be told from them)
+    colourless = aeroways.source == "segmented" and bool(aeroways.features) and before.count < 3
     # BEFORE is searched wherever it has data: an aircraft whose spot the AFTER cloud hides
     # can still be the origin of a move (never a disappearance)
     mask_b = ~cm.nodata & before.valid
@@ -711,10 +716,14 @@ def find_changes(
         if any(site.intersection(o).area > 0.3 * min(site.area, o.area) for o in sites):
             continue  # another piece (a tail, a shadow) of an aircraft already reported
         sites.append(site)
+        surface = aeroways.surface_at(b.footprint)
+        if colourless and surface is None:
+            changes.append(dict(cls="changed", score=s, geometry=site, length_m=max(b.length_m, b.span_m),
+                                note=OFF_PAVING_BURNED_NOTE))
+            continue
         changes.append(dict(cls="burned", score=s, geometry=site, size_class=b.size_class,
-                            length_m=max(b.length_m, b.span_m),
-                            surface=aeroways.surface_at(b.footprint),
-                            from_surface=aeroways.surface_at(b.footprint), **decoy_note(id(b) in decoy)))
+                            length_m=max(b.length_m, b.span_m), surface=surface, from_surface=surface,
+                            **decoy_note(id(b) in decoy)))
     # burned remnants are neither new aircraft nor where one moved to
     zone = [ac_b[i].footprint.buffer(0.4 * max(_dims(ac_b[i])[0], 20.0) * k) for i in burned_idx]
     zone += [g.buffer(4.0 * k) for g in sites]
@@ -836,6 +845,12 @@ def find_changes(
 
     vanished, round_b = _split(vanished, lambda b: flat_round(b, cast_b))
     new, round_a = _split(new, lambda a: flat_round(a, cast_a))
+    # an object that came or went off every surface found, where the surfaces were told by
+    # brightness alone, is a change worth a look, never an aircraft's arrival, departure or move
+    off_b, off_a = [], []
+    if colourless:
+        vanished, off_b = _split(vanished, lambda b: aeroways.surface_at(b.footprint) is None)
+        new, off_a = _split(new, lambda a: aeroways.surface_at(a.footprint) is None)
     veiled = [b for b in veiled_b if b.score >= min_score and not only_shadow(b, ac_b_all)]
     veiled += [a for a in veiled_a if a.score >= min_score and not only_shadow(a, ac_a)]
     new_surface = [aeroways.surface_at(a.footprint) for a in new]
@@ -889,6 +904,10 @@ def find_changes(
         changes.append(dict(cls="changed", score=float(np.clip(np.nan_to_num(mag), 0.0, 1.0)), geometry=a.footprint,
                             surface=aeroways.surface_at(a.footprint), length_m=max(a.length_m, a.span_m),
                             note=note))
+    for a, note in [(a, OFF_PAVING_NEW_NOTE) for a in off_a] + [(b, OFF_PAVING_GONE_NOTE) for b in off_b]:
+        if a.score >= min_score:
+            changes.append(dict(cls="changed", score=a.score, geometry=a.placed,
+                                length_m=max(a.length_m, a.span_m), note=note))
     order = {c: n for n, c in enumerate(_AIRCRAFT_CLASSES)}
     changes.sort(key=lambda c: (order.get(c["cls"], 9), -c["score"]))
     # 6. obscured
@@ -905,6 +924,16 @@ def find_changes(
 #: What a ``changed`` object's note says: round (:func:`roundness`) and casting no shadow.
 ROUND_NEW_NOTE = "new round, flat object, not an aircraft: a crater or other damage?"
 ROUND_GONE_NOTE = "round, flat object gone since BEFORE, not an aircraft: a crater filled in?"
+
+#: What a ``changed`` object's note says where, on one band, it lies off every surface found
+#: (:func:`airdiff.objects.context.segment_aeroways` tells them by brightness alone there).
+_OFF_PAVING = ("off the paved surfaces found; without colour, grass and soil cannot be told from "
+               "dark paving: not called an aircraft")
+OFF_PAVING_NEW_NOTE = "new aircraft-like object " + _OFF_PAVING
+OFF_PAVING_GONE_NOTE = "aircraft-like object gone " + _OFF_PAVING
+OFF_PAVING_BURNED_NOTE = "darkened like a burned aircraft " + _OFF_PAVING
+#: the notes of objects that would have been arrivals or departures (kept by score alike)
+OFF_PAVING_NOTES = (OFF_PAVING_NEW_NOTE, OFF_PAVING_GONE_NOTE)
 
 #: What a change's note says of an aircraft flagged by :func:`possible_decoys`.
 DECOY_NOTE = "casts no shadow where the other aircraft cast theirs: may be a decoy"
