@@ -845,16 +845,21 @@ def find_changes(
 
     vanished, round_b = _split(vanished, lambda b: flat_round(b, cast_b))
     new, round_a = _split(new, lambda a: flat_round(a, cast_a))
-    # an object that came or went off every surface found, where the surfaces were told by
-    # brightness alone, is a change worth a look, never an aircraft's arrival, departure or move
-    off_b, off_a = [], []
-    if colourless:
-        vanished, off_b = _split(vanished, lambda b: aeroways.surface_at(b.footprint) is None)
-        new, off_a = _split(new, lambda a: aeroways.surface_at(a.footprint) is None)
     veiled = [b for b in veiled_b if b.score >= min_score and not only_shadow(b, ac_b_all)]
     veiled += [a for a in veiled_a if a.score >= min_score and not only_shadow(a, ac_a)]
-    new_surface = [aeroways.surface_at(a.footprint) for a in new]
-    old_surface = [aeroways.surface_at(b.footprint) for b in vanished]
+
+    def on_surfaces(found: list[Aircraft]):
+        # each object's surface; an object that came or went off every surface found, where
+        # the surfaces were told by brightness alone, is a change worth a look, never an
+        # aircraft's arrival, departure or move: (kept, their surfaces, set aside)
+        surface = [aeroways.surface_at(a.footprint) for a in found]
+        off = [colourless and s is None for s in surface]
+        return ([a for a, o in zip(found, off, strict=True) if not o],
+                [s for s, o in zip(surface, off, strict=True) if not o],
+                [a for a, o in zip(found, off, strict=True) if o])
+
+    new, new_surface, off_a = on_surfaces(new)
+    vanished, old_surface, off_b = on_surfaces(vanished)
     # 5. moved (on the airfield's pavement, where its surfaces are known)
     known = bool(aeroways.features)
     mpairs, mcost, mrivals = moved_pairs(vanished, new, new_surface, k,
