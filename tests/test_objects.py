@@ -652,6 +652,28 @@ def test_a_faint_fighter_that_taxied_is_told_by_its_shadow_moved():
     assert got[0].surface == "taxiway"
 
 
+def test_light_transports_that_taxied_onto_light_concrete_are_told_by_their_shadows():
+    """Seed 105 at 0.5 m moves two light medium transports onto a taxiway. There they stand
+    out by 0.05, the empty taxiway in BEFORE by 0.03-0.04 (its centre line): not under 0.6
+    of it. But their pixels changed the full magnitude (0.55-0.76), are unlike BEFORE's
+    (correlation 0.07-0.12), and BEFORE has no shadow beside their outlines (0.00 of 0.24):
+    each arrived, and is paired with the stand it left."""
+    from shapely.geometry import Point
+
+    from airdiff import compare
+
+    pair = synth.make_pair(105, scenario="random", gsd=0.5, misregistration="moderate", nuisances="all")
+    res = compare(pair.before, pair.after)
+    light = [c for c in pair.truth.changes if c.cls == "moved" and c.kind == "medium"]
+    assert len(light) == 2
+    got = [ch for ch in res.changes if ch.cls == "moved"]
+    for move in light:
+        at = [ch for ch in got if move.after.centroid.distance(Point(ch.centroid)) <= 10.0]
+        assert len(at) == 1, res.summary
+        assert move.before.centroid.distance(Point(at[0].from_centroid)) <= 10.0
+        assert at[0].surface == "taxiway"
+
+
 @pytest.mark.parametrize("gsd", [0.3, 0.5, 1.0])
 @pytest.mark.parametrize("sun_deg", [20.0, 135.0, 250.0])
 def test_a_shadow_beside_an_object_is_found_in_any_direction(gsd, sun_deg):

@@ -84,8 +84,8 @@ _SCORCH = 0.12
 #: the correlation of the two dates' pixels says (a third of :data:`_STANDS_OUT`).
 _ABSENT = _STANDS_OUT / 3
 #: A faint airframe whose outline casts under this share of the shadow it cast in its own
-#: date beside it in the other date, and stands out under ``_FAINTER`` of what it did, is
-#: not there (its shadow went with it).
+#: date beside it in the other date, and stands out under ``_FAINTER`` of what it did (or
+#: changed the full magnitude), is not there (its shadow went with it).
 _CAST_GONE = 0.1
 _FAINTER = 0.6
 #: The share of its outline's cast shadow beside it (:func:`cast_shadow_share`) from which
@@ -772,14 +772,16 @@ def find_changes(
         ncc = float(((x - x.mean()) * (y - y.mean())).mean() / (sx * sy)) if sx > 1e-6 and sy > 1e-6 else 0.0
         # a faint airframe casts a shadow beside it (part of why it was found); where nothing
         # beside its outline is cast shadow in the other date, and it stands out less there,
-        # it is not there
+        # it is not there. A light airframe on light concrete hardly stands out in either date
+        # (what lies under it, a centre line, a joint, stands out about as much): there, its
+        # pixels changing the full magnitude stand for its fading
         cast_here = float(a.features.get("cast_shadow", float("nan")))
         cast = float("nan")
         shadow_left = False
         if not shadowed and not clear and cast_here >= _CAST_SOME and pt < ph:
             cast = _cast_share(win, m, cast_there, before.gsd)
-            shadow_left = (cast < _CAST_GONE * cast_here and pt < _FAINTER * ph and mag >= 0.5 * need
-                           and ncc < _ALIKE)
+            shadow_left = (cast < _CAST_GONE * cast_here and (pt < _FAINTER * ph or mag >= need)
+                           and mag >= 0.5 * need and ncc < _ALIKE)
         log.debug("gone? at %s: lit %.2f mag %.2f here %.3f there %.3f ncc %.2f cast shadow %.2f here %.2f there",
                   a.centroid, body.sum() / m.sum(), mag, ph, pt, ncc, cast_here, cast)
         if shadow_left:
