@@ -5,8 +5,9 @@
 Cases: ``airdiff.synth`` scenes varied in seed, aircraft types, GSD (0.3-1.0 m) and every
 nuisance (sun, season, haze, noise, JPEG, cloud, vehicles, misregistration). Predictions are
 matched to truth by class and position (and the ``from`` position for moved aircraft).
-Two sets: *development* scenes, on which thresholds were set, and *held-out* scenes, not
-used to set one (how well the settings carry to scenes not seen).
+Three sets: *development* scenes, on which thresholds were set; *held-out* scenes, not used
+to set one but looked at for several rules; and *unseen* scenes, first run after every rule
+was set (how well the settings carry to scenes nobody tuned on).
 
 Baselines (class-agnostic, so compared on "change object" F1):
   - naive: |after - before| luminance difference + Otsu + connected components;
@@ -54,7 +55,9 @@ def cases(quick: bool, split: str = "development"):
     the settings carry to scenes nobody tuned on."""
     gsds = (0.3, 0.5, 0.7, 1.0)
     if split == "development":
-        seeds = range(4) if quick else range(12)
+        # seeds 100-115 joined on 2026-12-03: on seeds 0-11 alone the settings looked far
+        # better than on scenes drawn afresh (false changes 0.93 against 2.44 per scene)
+        seeds = range(4) if quick else [*range(12), *range(100, 116)]
         extra = [{"id": "strike-s0", "seed": 0, "scenario": "strike", "gsd": 0.5},
                  {"id": "static-s1", "seed": 1, "scenario": "static", "gsd": 0.5}]
     elif split == "held-out":
@@ -400,8 +403,11 @@ def main():
              "it). airdiff's own float32 math may still differ in its last bits between instruction "
              "sets; `detection-machine-notes.md` below compares a run with numpy's AVX-512 loops "
              "turned off. Compare results of one machine only.", "",
-             "Two sets of scenes: the **development** scenes (random seeds 0-11, strike-s0, "
-             "static-s1) are those the detector's and the classifier's thresholds were set on; the "
+             "Three sets of scenes. The **development** scenes (random seeds 0-11 and 100-115, "
+             "strike-s0, static-s1) are those the detector's and the classifier's thresholds were "
+             "set on; seeds 100-115 joined them on 2026-12-03, because on the first 14 scenes the "
+             "settings looked far better than on scenes drawn afresh (0.93 false changes per scene "
+             "against 2.44 on seeds 100-115, strict moved F1 0.65 against 0.29). The "
              "**held-out** scenes (random seeds 12-19, strike-s1 at 0.7 m, static-s2 at 0.3 m) were "
              "not used to set one, so they show how well those settings carry to scenes not seen. "
              "Two exceptions: the ground patch size of the detector, 6 m, was chosen over none after "
@@ -477,7 +483,12 @@ def main():
              "surfaces are known), after looking at a false move between two hangars' shadowed walls "
              "on held-out strike-s1, both ends on no surface (found on AVX-512 only, before the scenes "
              "became the same on every instruction set: see below). "
-             "All were compared on both sets.", "",
+             "All were compared on both sets. Later on 2026-12-03, that shadow test came to "
+             "call a faint object gone whose pixels changed the full magnitude (not half) even "
+             "where it did not stand out under 0.6 of what it did in the other date (a light "
+             "transport on a light taxiway, 0.05 against the empty taxiway's centre line, 0.03-0.04), "
+             "after looking at two such moves missed on development random-s105; compared on the "
+             "development and held-out sets (nothing else changed).", "",
              "The **unseen** scenes (random seeds 300-315, strike-s2 at 1.0 m, static-s3 at 0.7 m) "
              "were added on 2026-12-03, after every rule above, because the held-out set had been "
              "looked at for so many of them: no threshold or rule has been set on them. Before they "
