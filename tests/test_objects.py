@@ -656,7 +656,7 @@ def test_light_transports_that_taxied_onto_light_concrete_are_told_by_their_shad
     """Seed 105 at 0.5 m moves two light medium transports onto a taxiway. There they stand
     out by 0.05, the empty taxiway in BEFORE by 0.03-0.04 (its centre line): not under 0.6
     of it. But their pixels changed the full magnitude (0.55-0.76), are unlike BEFORE's
-    (correlation 0.07-0.12), and BEFORE has no shadow beside their outlines (0.00 of 0.24):
+    (correlation 0.07-0.12), and BEFORE has no shadow beside their outlines (0.00 of 0.24-0.25):
     each arrived, and is paired with the stand it left."""
     from shapely.geometry import Point
 
