@@ -4,10 +4,12 @@ Paved surfaces are grey (low saturation), unlike grass and soil, and mostly smoo
 scale of a few metres (slab joints, markings and rubber make runways and taxiways textured
 in places; without colour, smoothness is all there is). Their shape tells them apart:
 
-- the **apron** is a large compact grey area where a disk of about 60 m fits;
-- the **runway** is the longest straight grey strip at least about 30 m wide (typically
+- the **runway** is the longest straight grey band at least about 30 m wide (typically
   45–60 m, shoulders included) and 400 m long, or half the scene's shorter side where that
-  is less (a scene often shows only part of it: at 0.3 m, 2000 px span 600 m);
+  is less (a scene often shows only part of it: at 0.3 m, 2000 px span 600 m). It is
+  looked for first, with whatever joins it (taxiway junctions widen it), and cut out by
+  its own width;
+- the **apron** is a large compact grey area, off the runway, where a disk of about 60 m fits;
 - **taxiways** are the other paved strips joined to the runway or an apron (typically
   15–25 m wide).
 """
@@ -138,6 +140,96 @@ def _polygons(mask: np.ndarray, transform, min_area: float):
     return [p for p in polys if not p.is_empty]
 
 
+def _runway(grey: np.ndarray, cell: float, min_len: float, edge: np.ndarray) -> np.ndarray:
+    """The runway in a coarse grey mask: the longest straight band at least ~30 m wide and
+    over five times as long, at least ``min_len`` metres; or, where there is none, a band
+    running out of the scene (``edge``: the cells at the border of the valid data) across
+    at least half its width, over 2.5 times as long as wide: the runway's end, its
+    threshold and blast pad in view, the rest cut off (an apron is compact, and cut by the
+    scene's edge it is seldom that long). Empty when there is neither."""
+    wide = _open_disk(_close_disk(grey, 10.0 / cell), 15.0 / cell)
+    lab, n = ndi.label(wide)
+    best, best_len = None, (0, 0.0)
+    for i, sl in enumerate(ndi.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        band, length, width, steady = _straight_band(lab[sl] == i, cell)
+        if steady < 0.8:
+            log.debug("strip %s: %.0f x %.0f m, not a band (%.2f)", sl, length, width, steady)
+            continue
+        elong = length / max(width, 1.0)
+        cut = elong > 2.5 and np.count_nonzero(band & edge[sl]) * cell >= 0.5 * width
+        log.debug("strip %s: %.0f x %.0f m%s", sl, length, width, ", cut by the edge" if cut else "")
+        rank = (2 if elong > 5 else 1 if cut else 0, length)
+        if length >= min_len and rank[0] and rank > best_len:
+            best, best_len = (sl, band), rank
+    runway = np.zeros_like(grey)
+    if best is not None:
+        sl, band = best
+        runway[sl] = band
+        runway = ndi.binary_dilation(runway, iterations=2) & grey
+    return runway
+
+
+def _straight_band(part: np.ndarray, cell: float, *, slice_m: float = 10.0):
+    """The straight band of constant width that runs through a mask, what joins it aside.
+
+    The band's width is the median of the mask's widths across its long axis, taken in
+    ``slice_m`` slices along it, and its centre line a straight fit to the slices' centres
+    where they are no wider than that: a taxiway junction or an apron joined to a runway
+    widens a few slices, not most of them. The axis is found again from the band alone.
+
+    Returns
+    -------
+    band : ndarray of bool, like ``part``
+    length, width : float
+        The band's length along its axis and its width (m).
+    steady : float
+        The share of the band's slices at least 0.8 of its width: near 1 for a runway, low
+        for a line drawn through a sprawl of paved blocks.
+    """
+    rr, cc = np.nonzero(part)
+    band = part.copy()
+    if rr.size < 10:
+        return band, float(rr.size) * cell, cell, 0.0
+    xy = np.column_stack([cc, rr]).astype(float)
+    sel = np.ones(rr.size, bool)
+    width = cell
+    for _ in range(2):
+        centre = xy[sel].mean(axis=0)
+        _, v = np.linalg.eigh(np.cov((xy[sel] - centre).T))
+        p = (xy - centre) @ v[:, 1]
+        q = (xy - centre) @ v[:, 0]
+        step = max(slice_m / cell, 1.0)
+        b = np.floor((p - p[sel].min()) / step).astype(int)
+        ok = sel & (b >= 0)
+        nb = int(b[ok].max()) + 1
+        count = np.bincount(b[ok], minlength=nb)
+        qsum = np.bincount(b[ok], weights=q[ok], minlength=nb)
+        have = count > 0
+        widths = count[have] / step * cell  # mean width of each slice (m)
+        width = float(np.median(widths))
+        fit = have.copy()
+        fit[have] = widths <= 1.2 * width
+        mid = (np.arange(nb) + 0.5) * step + p[sel].min()
+        qc = qsum[fit] / count[fit]
+        a1, a0 = np.polyfit(mid[fit], qc, 1) if fit.sum() >= 2 else (0.0, float(qc.mean()))
+        sel = np.abs(q - (a0 + a1 * p)) <= 0.5 * width / cell + 1.5
+    band[:] = False
+    band[rr[sel], cc[sel]] = True
+    ps = p[sel]
+    if ps.size < 10:
+        return band, 0.0, width, 0.0
+    length = float((np.percentile(ps, 99.5) - np.percentile(ps, 0.5) + 1) * cell)
+    # how steadily the band keeps its width: the share of its slices at least 0.8 of it,
+    # one width in from either end (where the scene's edge may cut it at a slant)
+    count = np.bincount(np.floor((ps - ps.min()) / step).astype(int))
+    inner = count[int(np.ceil(width / cell / step)): max(count.size - int(np.ceil(width / cell / step)), 0)]
+    widths = (inner if inner.size >= 3 else count) / step * cell
+    steady = float(np.mean(widths >= 0.8 * width))
+    return band, length, width, steady
+
+
 def segment_aeroways(scene: Scene) -> Aeroways:
     """Runway, taxiways and aprons found in one scene (usually BEFORE).
 
@@ -162,8 +254,16 @@ def segment_aeroways(scene: Scene) -> Aeroways:
     # grey cells, smooth or not: slab joints, markings and rubber make runways textured, and
     # the aircraft parked on an apron are grey or white too
     grey = _close_disk(grey, 6.0 / cell)
+    # the runway first: a straight grey band at least ~30 m wide, found with whatever joins
+    # it (a taxiway junction's widening, an apron built against it, a blast pad) and cut
+    # out of it by its width, so those neither break it up nor pass for aprons
+    min_len = min(_RUNWAY_MIN_M, 0.5 * min(paved.shape) * cell)  # a scene may show only part of it
+    # where the valid data ends: the scene's edge, or no-data
+    edge = ndi.binary_dilation(~scene.valid[: paved.shape[0] * step: step, : paved.shape[1] * step: step],
+                               iterations=2, border_value=1)
+    runway = _runway(grey, cell, min_len, edge)
     # aprons: large compact paved areas, where a disk of about 60 m fits
-    apron = _open_disk(grey, 30.0 / cell)
+    apron = _open_disk(grey & ~ndi.binary_dilation(runway, iterations=2), 30.0 / cell)
     apron = ndi.binary_fill_holes(_close_disk(apron, 30.0 / cell))
     lab, n = ndi.label(apron)
     for i, sl in enumerate(ndi.find_objects(lab), start=1):
@@ -171,24 +271,9 @@ def segment_aeroways(scene: Scene) -> Aeroways:
         length, width = _oriented_dims(part, cell)
         if part.sum() * cell * cell < _APRON_MIN_M2 or length / max(width, 1.0) > 4.0:
             apron[sl][part] = False  # too small, or a strip (a wide runway)
-    # the runway: the longest straight grey strip at least ~30 m wide
-    rest = grey & ~ndi.binary_dilation(apron, iterations=2)
-    wide = _open_disk(_close_disk(rest, 10.0 / cell), 15.0 / cell)
-    runway = np.zeros_like(paved)
-    # a scene may show only part of the runway: at most about half its shorter side
-    min_len = min(_RUNWAY_MIN_M, 0.5 * min(paved.shape) * cell)
-    lab, n = ndi.label(wide)
-    best, best_len = 0, 0.0
-    for i, sl in enumerate(ndi.find_objects(lab), start=1):
-        if sl is None:
-            continue
-        # the strip's own (oriented) length and width: a rotated runway's box is no guide
-        length, width = _oriented_dims(lab[sl] == i, cell)
-        log.debug("strip %s: %.0f x %.0f m", sl, length, width)
-        if length >= min_len and length > best_len and length / max(width, 1) > 5:
-            best, best_len = i, length
-    if best:
-        runway = ndi.binary_dilation(lab == best, iterations=2) & grey
+    if not runway.any():
+        # none stood out as a band of its own: the longest strip left beside the aprons
+        runway = _runway(grey & ~ndi.binary_dilation(apron, iterations=2), cell, min_len, edge)
     apron &= ndi.binary_fill_holes(grey)  # no grass in its concave corners
     hub = apron | runway
     # taxiways: the other paved strips. Centre lines and wear make them textured in places,
