@@ -254,25 +254,31 @@ def test_a_runway_cut_by_the_scene_edge_is_still_the_runway(seed, gsd):
     assert not runway.intersection(apron).area
 
 
+def _union(features, kind):
+    return unary_union([g for k, g in features if k == kind])
+
+
+def _runway_and_apron(seed, gsd):
+    """A random scene, the part of its true runway it shows, and the runway and apron
+    segmented in BEFORE."""
+    pair = synth.make_pair(seed, scenario="random", gsd=gsd, misregistration="none", nuisances="all")
+    aw = segment_aeroways(pair.before)
+    truth = _union(pair.truth.aeroways, "runway").intersection(pair.before.grid.footprint())
+    return pair, truth, _union(aw.features, "runway"), _union(aw.features, "apron")
+
+
 @pytest.mark.parametrize("seed", [100, 104])
 def test_a_runway_end_in_a_small_scene_is_the_runway_not_an_apron(seed):
     # 1000 px at 0.3 m span 300 m: the scene shows the runway's threshold end, about 250 m
     # of it with its blast pad, under five times as long as wide. It was called an apron, so
     # a fighter that taxied onto it was reported arrived there and departed from its stand
-    pair = synth.make_pair(seed, scenario="random", gsd=0.3, misregistration="none", nuisances="all")
-    aw = segment_aeroways(pair.before)
-
-    def union(features, kind):
-        return unary_union([g for k, g in features if k == kind])
-
-    truth = union(pair.truth.aeroways, "runway").intersection(pair.before.grid.footprint())
-    runway, apron = union(aw.features, "runway"), union(aw.features, "apron")
+    pair, truth, runway, apron = _runway_and_apron(seed, 0.3)
     assert runway.intersection(truth).area / truth.area > 0.8
     # beyond the runway's shoulders it takes in the blast pad before the threshold
     assert runway.intersection(truth.buffer(9.0)).area / runway.area > 0.7
     assert apron.intersection(truth).area < 0.02 * truth.area
     # and the apron is still the apron
-    true_apron = union(pair.truth.aeroways, "apron")
+    true_apron = _union(pair.truth.aeroways, "apron")
     assert apron.intersection(true_apron).area / true_apron.area > 0.8
     assert not runway.intersection(true_apron).area
 
@@ -282,14 +288,7 @@ def test_a_runway_widened_at_its_junctions_is_one_runway_and_no_apron(seed, gsd)
     # where taxiways join it, a runway widens enough for the apron's 60 m disk to fit: those
     # pieces were called aprons (a move onto them an arrival), and the runway between them
     # was too short to be found at all (seed 110: none of it called runway)
-    pair = synth.make_pair(seed, scenario="random", gsd=gsd, misregistration="none", nuisances="all")
-    aw = segment_aeroways(pair.before)
-
-    def union(features, kind):
-        return unary_union([g for k, g in features if k == kind])
-
-    truth = union(pair.truth.aeroways, "runway").intersection(pair.before.grid.footprint())
-    runway, apron = union(aw.features, "runway"), union(aw.features, "apron")
+    _, truth, runway, apron = _runway_and_apron(seed, gsd)
     assert runway.intersection(truth).area / truth.area > 0.9
     assert runway.intersection(truth.buffer(9.0)).area / runway.area > 0.8
     assert apron.intersection(truth).area < 0.02 * truth.area
