@@ -185,8 +185,8 @@ def _straight_band(part: np.ndarray, cell: float, *, slice_m: float = 10.0):
     length, width : float
         The band's length along its axis and its width (m).
     steady : float
-        The share of the band's slices at least 0.8 of its width: near 1 for a runway, low
-        for a line drawn through a sprawl of paved blocks.
+        The share of the band's slices, one width in from either end, at least 0.8 of its
+        width: near 1 for a runway, low for a line drawn through a sprawl of paved blocks.
     """
     rr, cc = np.nonzero(part)
     band = part.copy()
