@@ -45,7 +45,8 @@ def _coarse(scene: Scene) -> tuple[np.ndarray, int]:
 
 
 def _grey_smooth(scene: Scene, *, by_brightness: bool = True):
-    """Coarse (~2 m) masks of grey (unsaturated) and smooth cells, and of valid cells.
+    """Coarse (~2 m) masks of grey (unsaturated) and smooth cells, and of valid cells
+    (eroded by one cell: a cell at the data's edge is not valid); and the step.
 
     Without colour, "grey" is the brighter class of brightness (``by_brightness``) or, for
     a mask that must not miss a dark asphalt surface, every smooth cell.
@@ -64,7 +65,7 @@ def _grey_smooth(scene: Scene, *, by_brightness: bool = True):
     else:
         # no colour: smoothness alone took grass for pavement and the whole scene for apron
         grey = _bright_class(m, valid) if valid.any() and by_brightness else smooth
-    return grey & valid, smooth & valid, step
+    return grey & valid, smooth & valid, valid, step
 
 
 def _bright_class(lum: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -91,7 +92,7 @@ def paved_mask(scene: Scene) -> tuple[np.ndarray, int]:
     step : int
         Pixels of ``scene`` per coarse cell.
     """
-    grey, smooth, step = _grey_smooth(scene, by_brightness=False)
+    grey, smooth, _, step = _grey_smooth(scene, by_brightness=False)
     return _paved(grey, smooth), step
 
 
@@ -195,12 +196,12 @@ def _straight_band(part: np.ndarray, cell: float, *, slice_m: float = 10.0):
     xy = np.column_stack([cc, rr]).astype(float)
     sel = np.ones(rr.size, bool)
     width = cell
+    step = max(slice_m / cell, 1.0)  # cells per slice
     for _ in range(2):
         centre = xy[sel].mean(axis=0)
         _, v = np.linalg.eigh(np.cov((xy[sel] - centre).T))
         p = (xy - centre) @ v[:, 1]
         q = (xy - centre) @ v[:, 0]
-        step = max(slice_m / cell, 1.0)
         b = np.floor((p - p[sel].min()) / step).astype(int)
         ok = sel & (b >= 0)
         nb = int(b[ok].max()) + 1
@@ -224,7 +225,8 @@ def _straight_band(part: np.ndarray, cell: float, *, slice_m: float = 10.0):
     # how steadily the band keeps its width: the share of its slices at least 0.8 of it,
     # one width in from either end (where the scene's edge may cut it at a slant)
     count = np.bincount(np.floor((ps - ps.min()) / step).astype(int))
-    inner = count[int(np.ceil(width / cell / step)): max(count.size - int(np.ceil(width / cell / step)), 0)]
+    end = int(np.ceil(width / cell / step))  # slices in one width
+    inner = count[end: max(count.size - end, 0)]
     widths = (inner if inner.size >= 3 else count) / step * cell
     steady = float(np.mean(widths >= 0.8 * width))
     return band, length, width, steady
@@ -243,7 +245,7 @@ def segment_aeroways(scene: Scene) -> Aeroways:
         ``source='segmented'``; features ('runway' | 'taxiway' | 'apron', Polygon) in
         ``scene.grid`` map coordinates. Empty when nothing paved is found.
     """
-    grey, smooth, step = _grey_smooth(scene)
+    grey, smooth, valid, step = _grey_smooth(scene)
     paved = _paved(grey, smooth)
     if not paved.any():
         return Aeroways((), source="segmented")
@@ -258,9 +260,8 @@ def segment_aeroways(scene: Scene) -> Aeroways:
     # it (a taxiway junction's widening, an apron built against it, a blast pad) and cut
     # out of it by its width, so those neither break it up nor pass for aprons
     min_len = min(_RUNWAY_MIN_M, 0.5 * min(paved.shape) * cell)  # a scene may show only part of it
-    # where the valid data ends: the scene's edge, or no-data
-    edge = ndi.binary_dilation(~scene.valid[: paved.shape[0] * step: step, : paved.shape[1] * step: step],
-                               iterations=2, border_value=1)
+    # where the valid data ends: the scene's edge, or no-data (two cells in)
+    edge = ndi.binary_dilation(~valid, border_value=1)
     runway = _runway(grey, cell, min_len, edge)
     # aprons: large compact paved areas, where a disk of about 60 m fits
     apron = _open_disk(grey & ~ndi.binary_dilation(runway, iterations=2), 30.0 / cell)
