@@ -60,10 +60,10 @@ def strike():
     return pair, res, cm
 
 
-@NOT_YET
-def test_strike_counts_positions_and_surfaces(strike):
+def test_strike_counts_and_surfaces(strike):
+    # the reported case: every aircraft change found, where the benchmark matches it (10 m)
     pair, res, _ = strike
-    _assert_recovered(res, pair.truth, classes=AIRCRAFT, tol_m=6.0)
+    _assert_recovered(res, pair.truth, classes=AIRCRAFT, tol_m=10.0)
     moved = [c for c in res.changes if c.cls == "moved"]
     assert sum(c.surface == "runway" for c in moved) == 1
     assert sum(c.surface == "taxiway" for c in moved) == 10
@@ -72,9 +72,20 @@ def test_strike_counts_positions_and_surfaces(strike):
     origins = [c.before.centroid for c in pair.truth.changes if c.cls == "moved"]
     for c in moved:
         fx, fy = c.from_centroid
-        assert min(np.hypot(fx - o.x, fy - o.y) for o in origins) <= 6.0
+        assert min(np.hypot(fx - o.x, fy - o.y) for o in origins) <= 10.0
     assert summarise(res.changes).startswith(
         "2 burned · 11 moved (10 to taxiways, 1 to the runway) · 0 appeared · 0 disappeared")
+
+
+@NOT_YET
+def test_strike_positions_within_six_metres(strike):
+    # a moved transport's outline takes in its shadow (up to twice the airframe's area) or only
+    # part of the airframe (under half of it), which pulls its centre up to about 9 m off
+    pair, res, _ = strike
+    _assert_recovered(res, pair.truth, classes=AIRCRAFT, tol_m=6.0)
+    origins = [c.before.centroid for c in pair.truth.changes if c.cls == "moved"]
+    for c in (c for c in res.changes if c.cls == "moved"):
+        assert min(np.hypot(c.from_centroid[0] - o.x, c.from_centroid[1] - o.y) for o in origins) <= 6.0
 
 
 def test_strike_burned_aircraft_are_placed_on_their_stands(strike):
