@@ -53,6 +53,15 @@ def _assert_recovered(res, truth, *, classes, tol_m=5.0):
             assert d <= tol_m, (cls, d)
 
 
+def _assert_origins(res, truth, *, tol_m):
+    # every move starts from a stand some truth aircraft left (identical airframes of one paint
+    # are interchangeable, so the pairing itself is not asserted)
+    origins = [c.before.centroid for c in truth.changes if c.cls == "moved"]
+    for c in (c for c in res.changes if c.cls == "moved"):
+        fx, fy = c.from_centroid
+        assert min(np.hypot(fx - o.x, fy - o.y) for o in origins) <= tol_m
+
+
 @pytest.fixture(scope="module")
 def strike():
     pair = synth.make_pair(0, scenario="strike", misregistration="none", nuisances="all")
@@ -67,12 +76,7 @@ def test_strike_counts_and_surfaces(strike):
     moved = [c for c in res.changes if c.cls == "moved"]
     assert sum(c.surface == "runway" for c in moved) == 1
     assert sum(c.surface == "taxiway" for c in moved) == 10
-    # every move starts from a stand some truth aircraft left (identical airframes of one paint
-    # are interchangeable, so the pairing itself is not asserted)
-    origins = [c.before.centroid for c in pair.truth.changes if c.cls == "moved"]
-    for c in moved:
-        fx, fy = c.from_centroid
-        assert min(np.hypot(fx - o.x, fy - o.y) for o in origins) <= 10.0
+    _assert_origins(res, pair.truth, tol_m=10.0)
     assert summarise(res.changes).startswith(
         "2 burned · 11 moved (10 to taxiways, 1 to the runway) · 0 appeared · 0 disappeared")
 
@@ -83,9 +87,7 @@ def test_strike_positions_within_six_metres(strike):
     # part of the airframe (under half of it), which pulls its centre up to about 9 m off
     pair, res, _ = strike
     _assert_recovered(res, pair.truth, classes=AIRCRAFT, tol_m=6.0)
-    origins = [c.before.centroid for c in pair.truth.changes if c.cls == "moved"]
-    for c in (c for c in res.changes if c.cls == "moved"):
-        assert min(np.hypot(c.from_centroid[0] - o.x, c.from_centroid[1] - o.y) for o in origins) <= 6.0
+    _assert_origins(res, pair.truth, tol_m=6.0)
 
 
 def test_strike_burned_aircraft_are_placed_on_their_stands(strike):
